@@ -1,0 +1,32 @@
+// The CPU backend: host memory, a thread pool, and two kernel tables generated from the op list —
+// the portable reference kernels (kernels_reference.cpp, the oracle every other path is tested
+// against) and the fast kernels (kernels_simd.cpp: xsimd + threads), where an op without a fast
+// kernel falls back to its reference.
+#pragma once
+#include <array>
+#include <memory>
+
+#include "kiln/backend/backend.h"
+#include "kiln/backend/cpu/gemm.h"
+#include "kiln/core/thread_pool.h"
+
+namespace kiln::cpu {
+
+struct Context {
+    ThreadPool& pool;
+    Gemm& gemm;
+};
+
+using Kernel = void (*)(const KernelCall&, Context&);
+
+// One slot per op (graph/op.h); nullptr where there is no kernel (leaves; fast table: no fast path).
+extern const std::array<Kernel, op_count> reference_kernels;
+extern const std::array<Kernel, op_count> fast_kernels;
+
+// Scratch the reference / fast kernel of a node needs (0 for most ops).
+size_t reference_scratch_bytes(const Node& node, const Graph& graph);
+size_t fast_scratch_bytes(const Node& node, const Graph& graph);
+
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,285 @@
+#include "kiln/graph/graph.h"
+
+#include <cstring>
+
+#include "kiln/core/error.h"
+
+namespace kiln {
+
+namespace {
+
+std::string describe(const Node& n) {
+    std::string s = op_name(n.op);
+    if (!n.name.empty()) s += " '" + n.name + "'";
+    return s + " " + n.shape.str();
+}
+
+bool any_batched(const Graph& g, std::initializer_list<Value> vs) {
+    for (Value v : vs)
+        if (g.node(v).batched) return true;
+    return false;
+}
+
+}  // namespace
+
+const Node& Graph::node(Value v) const {
+    if (v.id < 0 || v.id >= size())
+        fail(Errc::invalid_argument, "value " + std::to_string(v.id) + " does not belong to this graph");
+    return nodes_[v.id];
+}
+
+void Graph::check(Value v, const char* what) const {
+    if (v.id < 0 || v.id >= size())
+        fail(Errc::invalid_argument, std::string(what) + ": an input is not a value of this graph");
+    if (!nodes_[v.id].has_output)
+        fail(Errc::invalid_argument, std::string(what) + ": an input has no output");
+}
+
+Value Graph::add_node(Node n) {
+    nodes_.push_back(std::move(n));
+    return Value{static_cast<int32_t>(nodes_.size() - 1)};
+}
+
+Value Graph::find(const std::string& name) const {
+    for (int i = 0; i < size(); ++i)
+        if (nodes_[i].is_leaf() && nodes_[i].name == name) return Value{i};
+    return Value{};
+}
+
+Value Graph::leaf(Op op, const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init) {
+    if (name.empty()) fail(Errc::invalid_argument, std::string(op_name(op)) + ": a name is required");
+    if (find(name)) fail(Errc::invalid_argument, std::string(op_name(op)) + ": the name '" + name + "' is already used");
+    for (int i = 0; i < shape.rank; ++i)
+        if (shape[i] <= 0)
+            fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "': every dimension must be positive, got " + shape.str());
+    if (!init.empty() && init.size() != size_t(shape.numel()) * dtype_size(dtype))
+        fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "': initial data has " +
+                                         std::to_string(init.size() / dtype_size(dtype)) + " elements, shape " +
+                                         shape.str() + " needs " + std::to_string(shape.numel()));
+    Node n;
+    n.op = op;
+    n.name = name;
+    n.shape = shape;
+    n.dtype = dtype;
+    n.batched = op == Op::input && shape.rank > 0;
+    n.init = std::move(init);
+    return add_node(std::move(n));
+}
+
+Value Graph::input(const std::string& name, Shape shape, DType dtype) {
+    if (shape.rank == 0) fail(Errc::invalid_argument, "input '" + name + "': needs at least the batch dimension");
+    return leaf(Op::input, name, shape, dtype, {});
+}
+
+Value Graph::param(const std::string& name, Shape shape, std::vector<float> init) {
+    std::vector<uint8_t> bytes(init.size() * sizeof(float));
+    if (!init.empty()) std::memcpy(bytes.data(), init.data(), bytes.size());
+    if (init.empty()) bytes.assign(size_t(shape.numel()) * sizeof(float), 0);
+    return leaf(Op::param, name, shape, DType::f32, std::move(bytes));
+}
+
+Value Graph::buffer(const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init) {
+    if (init.empty()) init.assign(size_t(shape.numel()) * dtype_size(dtype), 0);
+    return leaf(Op::buffer, name, shape, dtype, std::move(init));
+}
+
+Value Graph::matmul(Value a, Value b, bool trans_a, bool trans_b) {
+    check(a, "matmul");
+    check(b, "matmul");
+    const Node &na = node(a), &nb = node(b);
+    if (na.shape.rank != 2 || nb.shape.rank != 2 || na.dtype != DType::f32 || nb.dtype != DType::f32)
+        fail(Errc::shape_mismatch, "matmul: needs two 2-D f32 tensors, got " + describe(na) + " and " + describe(nb));
+    int64_t m = trans_a ? na.shape[1] : na.shape[0], k = trans_a ? na.shape[0] : na.shape[1];
+    int64_t kb = trans_b ? nb.shape[1] : nb.shape[0], n = trans_b ? nb.shape[0] : nb.shape[1];
+    if (k != kb)
+        fail(Errc::shape_mismatch, "matmul: shapes " + na.shape.str() + (trans_a ? "ᵀ" : "") + " and " + nb.shape.str() +
+                                       (trans_b ? "ᵀ" : "") + " do not match (" + std::to_string(k) + " != " + std::to_string(kb) + ")");
+    // The batch may only be the rows of the result or the contracted dimension.
+    if (nb.batched && trans_b)
+        fail(Errc::shape_mismatch, "matmul: the batched operand " + nb.shape.str() + " would become the columns of the result");
+    Node n_;
+    n_.op = Op::matmul;
+    n_.shape = Shape{m, n};
+    n_.batched = na.batched && !trans_a;
+    n_.n_in = 2;
+    n_.in[0] = a.id;
+    n_.in[1] = b.id;
+    n_.attrs.matmul = {trans_a, trans_b};
+    return add_node(std::move(n_));
+}
+
+Value Graph::binary(Op op, Value a, Value b) {
+    check(a, op_name(op));
+    check(b, op_name(op));
+    const Node &na = node(a), &nb = node(b);
+    if (na.dtype != DType::f32 || nb.dtype != DType::f32)
+        fail(Errc::invalid_argument, std::string(op_name(op)) + ": needs f32 operands, got " + dtype_name(na.dtype) + " and " + dtype_name(nb.dtype));
+    Node n;
+    n.op = op;
+    n.shape = broadcast_shapes(na.shape, nb.shape, op_name(op));
+    // A batched operand must keep the batch as the leading dimension of the result.
+    for (const Node* p : {&na, &nb})
+        if (p->batched && p->shape.rank != n.shape.rank)
+            fail(Errc::shape_mismatch, std::string(op_name(op)) + ": the batched operand " + p->shape.str() +
+                                           " would not lead the result " + n.shape.str());
+    n.batched = na.batched || nb.batched;
+    n.n_in = 2;
+    n.in[0] = a.id;
+    n.in[1] = b.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::add(Value a, Value b) { return binary(Op::add, a, b); }
+Value Graph::sub(Value a, Value b) { return binary(Op::sub, a, b); }
+Value Graph::mul(Value a, Value b) { return binary(Op::mul, a, b); }
+Value Graph::div(Value a, Value b) { return binary(Op::div, a, b); }
+
+Value Graph::unary(Op op, Value x) {
+    check(x, op_name(op));
+    const Node& nx = node(x);
+    if (nx.dtype != DType::f32) fail(Errc::invalid_argument, std::string(op_name(op)) + ": needs f32, got " + dtype_name(nx.dtype));
+    Node n;
+    n.op = op;
+    n.shape = nx.shape;
+    n.batched = nx.batched;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::scale(Value x, float mul, float add) {
+    Value v = unary(Op::scale, x);
+    nodes_[v.id].attrs.scale = {mul, add};
+    return v;
+}
+Value Graph::relu(Value x) { return unary(Op::relu, x); }
+Value Graph::sigmoid(Value x) { return unary(Op::sigmoid, x); }
+Value Graph::tanh(Value x) { return unary(Op::tanh, x); }
+
+Value Graph::softmax(Value x, int axis) {
+    int a = node(x).shape.axis(axis, "softmax");
+    Value v = unary(Op::softmax, x);
+    nodes_[v.id].attrs.axis.axis = a;
+    return v;
+}
+
+Value Graph::log_softmax(Value x, int axis) {
+    int a = node(x).shape.axis(axis, "log_softmax");
+    Value v = unary(Op::log_softmax, x);
+    nodes_[v.id].attrs.axis.axis = a;
+    return v;
+}
+
+Value Graph::dropout(Value x, float p) {
+    if (!(p >= 0.0f && p < 1.0f)) fail(Errc::invalid_argument, "dropout: p must be in [0, 1), got " + std::to_string(p));
+    Value v = unary(Op::dropout, x);
+    nodes_[v.id].attrs.dropout = {p, ++dropout_count_};
+    return v;
+}
+
+Value Graph::reshape(Value x, Shape shape) {
+    check(x, "reshape");
+    const Node& nx = node(x);
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < shape.rank; ++i) {
+        if (shape[i] == -1) {
+            if (infer >= 0) fail(Errc::invalid_argument, "reshape: only one dimension can be -1 in " + shape.str());
+            infer = i;
+        } else if (shape[i] <= 0) {
+            fail(Errc::invalid_argument, "reshape: invalid dimension in " + shape.str());
+        } else {
+            known *= shape[i];
+        }
+    }
+    if (infer >= 0) {
+        if (nx.shape.numel() % known != 0)
+            fail(Errc::shape_mismatch, "reshape: cannot view " + nx.shape.str() + " as " + shape.str());
+        shape[infer] = nx.shape.numel() / known;
+    }
+    if (shape.numel() != nx.shape.numel())
+        fail(Errc::shape_mismatch, "reshape: cannot view " + nx.shape.str() + " (" + std::to_string(nx.shape.numel()) +
+                                       " elements) as " + shape.str());
+    if (nx.batched && (shape.rank == 0 || shape[0] != nx.shape[0]))
+        fail(Errc::shape_mismatch, "reshape: " + nx.shape.str() + " is batched, so " + shape.str() + " must keep dimension 0");
+    Node n;
+    n.op = Op::reshape;
+    n.dtype = nx.dtype;
+    n.shape = shape;
+    n.batched = nx.batched;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::flatten(Value x, int start_dim) {
+    const Shape& s = node(x).shape;
+    int start = s.axis(start_dim, "flatten");
+    Shape out;
+    for (int i = 0; i < start; ++i) out.push_back(s[i]);
+    int64_t rest = 1;
+    for (int i = start; i < s.rank; ++i) rest *= s[i];
+    out.push_back(rest);
+    return reshape(x, out);
+}
+
+Value Graph::reduce(Op op, Value x, AxisAttrs attrs) {
+    check(x, op_name(op));
+    const Node& nx = node(x);
+    if (nx.dtype != DType::f32) fail(Errc::invalid_argument, std::string(op_name(op)) + ": needs f32, got " + dtype_name(nx.dtype));
+    Node n;
+    n.op = op;
+    if (attrs.all) {
+        if (attrs.keepdim)
+            for (int i = 0; i < nx.shape.rank; ++i) n.shape.push_back(1);
+    } else {
+        attrs.axis = nx.shape.axis(attrs.axis, op_name(op));
+        for (int i = 0; i < nx.shape.rank; ++i) {
+            if (i != attrs.axis) n.shape.push_back(nx.shape[i]);
+            else if (attrs.keepdim) n.shape.push_back(1);
+        }
+        n.batched = nx.batched && attrs.axis != 0;
+    }
+    n.attrs.axis = attrs;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::sum(Value x) { return reduce(Op::sum, x, {.axis = 0, .all = true}); }
+Value Graph::sum(Value x, int axis, bool keepdim) { return reduce(Op::sum, x, {.axis = axis, .all = false, .keepdim = keepdim}); }
+Value Graph::mean(Value x) { return reduce(Op::mean, x, {.axis = 0, .all = true}); }
+Value Graph::mean(Value x, int axis, bool keepdim) { return reduce(Op::mean, x, {.axis = axis, .all = false, .keepdim = keepdim}); }
+
+Value Graph::loss(Op op, Value a, Value b) {
+    check(a, op_name(op));
+    check(b, op_name(op));
+    const Node &na = node(a), &nb = node(b);
+    if (na.dtype != DType::f32) fail(Errc::invalid_argument, std::string(op_name(op)) + ": input must be f32, got " + dtype_name(na.dtype));
+    if (op == Op::cross_entropy) {
+        if (na.shape.rank != 2 || nb.shape.rank != 1 || nb.shape[0] != na.shape[0])
+            fail(Errc::shape_mismatch, "cross_entropy: needs logits [N, C] and labels [N], got " + na.shape.str() + " and " + nb.shape.str());
+        if (nb.dtype != DType::i64 && nb.dtype != DType::i32)
+            fail(Errc::invalid_argument, std::string("cross_entropy: labels must be class indices (i32 or i64), got ") + dtype_name(nb.dtype));
+    } else {
+        if (!(na.shape == nb.shape))
+            fail(Errc::shape_mismatch, std::string(op_name(op)) + ": input " + na.shape.str() + " and target " + nb.shape.str() + " differ");
+        if (nb.dtype != DType::f32) fail(Errc::invalid_argument, std::string(op_name(op)) + ": target must be f32, got " + dtype_name(nb.dtype));
+    }
+    if (na.batched != nb.batched && op != Op::cross_entropy)
+        fail(Errc::shape_mismatch, std::string(op_name(op)) + ": input and target must both be batched or both not");
+    Node n;
+    n.op = op;
+    n.shape = Shape{};
+    n.n_in = 2;
+    n.in[0] = a.id;
+    n.in[1] = b.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::l1_loss(Value input, Value target) { return loss(Op::l1_loss, input, target); }
+Value Graph::mse_loss(Value input, Value target) { return loss(Op::mse_loss, input, target); }
+Value Graph::bce_with_logits(Value logits, Value target) { return loss(Op::bce_with_logits, logits, target); }
+Value Graph::cross_entropy(Value logits, Value labels) { return loss(Op::cross_entropy, logits, labels); }
+
+}  // namespace kiln

@@ -1,0 +1,111 @@
+// Graph: the static-graph builder. Declare inputs, parameters and ops with fixed shapes; each call
+// infers and checks its output shape at once, and a mistake throws Error naming the op and shapes.
+// A Graph is a plain description: compile() (program.h) turns it into something that runs.
+//
+//   kiln::Graph g(/*seed=*/42);
+//   auto x = g.input("x", {32, 784});                 // dim 0 is the batch
+//   auto y = g.input("y", {32}, kiln::DType::i64);
+//   auto h = kiln::nn::linear(g, "fc1", x, 128);      // see nn/layers.h
+//   auto loss = g.cross_entropy(g.relu(h), y);
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kiln/core/dtype.h"
+#include "kiln/core/rng.h"
+#include "kiln/core/shape.h"
+#include "kiln/graph/op.h"
+
+namespace kiln {
+
+// A handle to a node of one Graph.
+struct Value {
+    int32_t id = -1;
+    explicit operator bool() const { return id >= 0; }
+    friend bool operator==(Value a, Value b) { return a.id == b.id; }
+};
+
+struct Node {
+    static constexpr int max_inputs = 4;
+    Op op = Op::input;
+    DType dtype = DType::f32;
+    Shape shape;           // at the compiled batch size
+    bool batched = false;  // dim 0 is the batch and may shrink at run time
+    bool has_output = true;  // optimizer steps write their inputs and have none
+    int n_in = 0;
+    int32_t in[max_inputs] = {-1, -1, -1, -1};
+    Attrs attrs;
+    std::string name;                // inputs, params and buffers: the state_dict name
+    std::vector<uint8_t> init;       // params and buffers: initial contents (dtype's bytes)
+
+    bool is_leaf() const { return op == Op::input || op == Op::param || op == Op::buffer; }
+    bool is_persistent() const { return op == Op::param || op == Op::buffer; }
+};
+
+class Graph {
+public:
+    // seed: the generator parameter initialisers draw from (see nn/init.h).
+    explicit Graph(uint64_t seed = 0) : rng_(seed) {}
+
+    // --- leaves ---
+    // A tensor fed at every call; dim 0 is the batch (it may shrink at run time).
+    Value input(const std::string& name, Shape shape, DType dtype = DType::f32);
+    // A trainable tensor with its initial value (numel floats).
+    Value param(const std::string& name, Shape shape, std::vector<float> init);
+    // Non-trainable persistent state with its initial bytes (numel × dtype_size), e.g. running means.
+    Value buffer(const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init);
+
+    // --- ops (PyTorch semantics) ---
+    Value matmul(Value a, Value b, bool trans_a = false, bool trans_b = false);
+    Value add(Value a, Value b);
+    Value sub(Value a, Value b);
+    Value mul(Value a, Value b);
+    Value div(Value a, Value b);
+    Value scale(Value x, float mul, float add = 0.0f);  // x * mul + add
+    Value relu(Value x);
+    Value sigmoid(Value x);
+    Value tanh(Value x);
+    Value softmax(Value x, int axis = -1);
+    Value log_softmax(Value x, int axis = -1);
+    // New shape with the same element count; while x is batched, dim 0 must stay the batch.
+    // One dimension may be -1 (inferred).
+    Value reshape(Value x, Shape shape);
+    Value flatten(Value x, int start_dim = 1);  // as torch.flatten(x, start_dim)
+    Value sum(Value x);                          // over every element → shape []
+    Value sum(Value x, int axis, bool keepdim = false);
+    Value mean(Value x);
+    Value mean(Value x, int axis, bool keepdim = false);
+    Value dropout(Value x, float p = 0.5f);
+    // Losses (mean reduction) → shape [].
+    Value l1_loss(Value input, Value target);
+    Value mse_loss(Value input, Value target);
+    Value bce_with_logits(Value logits, Value target);
+    Value cross_entropy(Value logits, Value labels);  // logits [N, C], labels [N] i32/i64
+
+    // --- inspection ---
+    const Node& node(Value v) const;
+    const Shape& shape(Value v) const { return node(v).shape; }
+    int size() const { return static_cast<int>(nodes_.size()); }
+    const std::vector<Node>& nodes() const { return nodes_; }
+    Value find(const std::string& name) const;  // a leaf by name, or an invalid Value
+    Generator& rng() { return rng_; }
+
+    // Adds a node whose shape the caller has already worked out (used by autodiff and the
+    // optimizer builder; ops above check shapes and then call this).
+    Value add_node(Node n);
+
+private:
+    Value leaf(Op op, const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init);
+    Value unary(Op op, Value x);
+    Value binary(Op op, Value a, Value b);
+    Value reduce(Op op, Value x, AxisAttrs attrs);
+    Value loss(Op op, Value a, Value b);
+    void check(Value v, const char* what) const;
+
+    std::vector<Node> nodes_;
+    Generator rng_;
+    uint64_t dropout_count_ = 0;
+};
+
+}  // namespace kiln

@@ -1,0 +1,125 @@
+// compile() turns a Graph into a Program: the schedule of kernel calls for one backend, every
+// tensor placed at an offset in fixed arenas. After compile, train_step() and forward() make no
+// heap allocation. Only the batch dimension may shrink at run time, up to the compiled size.
+//
+//   kiln::CompileOptions opt;
+//   opt.loss = loss;                          // training: autodiff builds the backward pass
+//   opt.optimizer = kiln::SGD{.lr = 0.1f};
+//   opt.outputs = {logits};                   // values read after a call
+//   auto prog = kiln::compile(g, opt);
+//   std::printf("%s", prog->memory_report().c_str());
+//   prog->write_input(x, batch_x, n);         // or fill prog->input_data<float>(x) on the CPU
+//   float l = prog->train_step(n);
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/backend/backend.h"
+#include "kiln/graph/graph.h"
+#include "kiln/graph/planner.h"
+#include "kiln/optim/optimizer.h"
+
+namespace kiln {
+
+struct CompileOptions {
+    Value loss;                   // set → the program can train (forward + backward + optimizer)
+    OptimizerConfig optimizer;    // ignored without loss; monostate computes gradients only
+    std::vector<Value> outputs;   // values readable after a call (kept alive to the end)
+    std::vector<Value> gradients; // parameters whose gradient is readable after train_step()
+    std::string backend = "cpu";
+    BackendOptions backend_options;
+    uint64_t seed = 0;            // dropout randomness
+};
+
+// One entry of the program's persistent state (PyTorch state_dict names; optimizer state is
+// named "<param>.momentum_buffer", "<param>.exp_avg", "<param>.exp_avg_sq").
+struct StateEntry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    enum Kind { param, buffer, optimizer } kind;
+    size_t offset, bytes;  // in the persistent arena
+};
+
+class Program {
+public:
+    ~Program();
+    Program(const Program&) = delete;
+    Program& operator=(const Program&) = delete;
+
+    // --- running ---
+    // Copies n rows (n ≤ compiled batch) of an input into the arena.
+    void write_input(Value input, const void* data, int64_t n);
+    // Direct pointer to an input's arena slot (CPU backends only; throws otherwise).
+    template <class T> T* input_data(Value input) { return static_cast<T*>(input_ptr(input)); }
+    // Forward (and loss, if any) in eval mode, or train mode when training is true (dropout on,
+    // BatchNorm updates its running statistics) — no backward, no update.
+    void forward(int64_t n, bool training = false);
+    // Forward, backward and optimizer step in train mode; returns the loss.
+    float train_step(int64_t n);
+    float loss() const;  // loss of the last call
+    // Copies an output's value (or a gradient's, via grad()) from the last call to the host
+    // (numel × dtype bytes at that call's batch size). Values are valid until the next call.
+    void read(Value v, void* dst) const;
+    std::vector<float> read(Value v) const;  // convenience (allocates)
+    // The gradient node of a parameter listed in CompileOptions::gradients.
+    Value grad(Value param) const;
+    // Shape of a value at the batch size of the last call.
+    Shape shape(Value v) const;
+
+    void set_lr(float lr) { info_.lr = lr; }
+    float lr() const { return info_.lr; }
+    int64_t step_count() const { return info_.step; }
+    void set_step_count(int64_t step) { info_.step = step; }
+    int64_t compiled_batch() const { return batch_; }
+    bool can_train() const { return backward_begin_ >= 0; }
+
+    // --- persistent state (parameters, buffers, optimizer state) ---
+    const std::vector<StateEntry>& state() const { return state_; }
+    const StateEntry* find_state(const std::string& name) const;
+    void read_state(const StateEntry& e, void* dst) const;
+    void write_state(const StateEntry& e, const void* src);
+
+    // --- memory ---
+    size_t arena_bytes() const { return plan_.arena_bytes; }          // activations, planned
+    size_t persistent_bytes() const { return plan_.persistent_bytes; } // params, grads-free state
+    std::string memory_report() const;
+    const Graph& graph() const { return graph_; }
+    Backend& backend() { return *backend_; }
+
+private:
+    friend std::unique_ptr<Program> compile(const Graph&, const CompileOptions&);
+    Program() = default;
+    void* input_ptr(Value v);
+    void run_steps(int begin, int end, int64_t n);
+    TensorRef ref(int node, int64_t n) const;
+    // Dropout masks depend on the seed and the optimizer step only, so a resumed run and a
+    // forward(training) after a step see the same masks as the step itself.
+    uint64_t call_seed() const { return splitmix64(seed_ ^ splitmix64(uint64_t(info_.step))); }
+
+    Graph graph_;                    // the forward graph plus backward and optimizer nodes
+    std::unique_ptr<Backend> backend_;
+    MemoryPlan plan_;
+    std::vector<int32_t> schedule_;  // node ids in execution order
+    int forward_end_ = 0;            // steps [0, forward_end_) are the forward pass (+ loss)
+    int backward_begin_ = -1;        // -1: inference only
+    std::vector<void*> data_;        // device address of every node's tensor (nullptr if none)
+    std::vector<void*> scratch_;     // per step: its scratch in the arena (nullptr if none)
+    std::vector<int32_t> grad_of_;   // param node → its gradient node
+    std::vector<int64_t> classes_;   // input node → class count when it feeds cross_entropy labels
+    std::vector<StateEntry> state_;
+    void* arena_ = nullptr;
+    void* persistent_ = nullptr;
+    int32_t loss_node_ = -1;
+    int64_t batch_ = 0, last_n_ = 0;
+    uint64_t seed_ = 0;
+    RunInfo info_;
+    mutable float loss_value_ = 0;
+};
+
+std::unique_ptr<Program> compile(const Graph& graph, const CompileOptions& options);
+
+}  // namespace kiln

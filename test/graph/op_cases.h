@@ -1,0 +1,76 @@
+// The op test table: one short entry per differentiable op. Each entry builds the op on
+// parameters (so gradients flow to every operand) at a small shape for finite differences and a
+// larger, awkward shape (odd sizes, vector tails, several threads' worth) for fast-vs-reference.
+// Adding an op's gradient check and SIMD-vs-reference check means adding one entry here.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/graph.h"
+
+namespace kiln::testing {
+
+struct OpCase {
+    std::string name;
+    std::vector<Shape> small, large;  // operand shapes
+    // Builds the op from its operands (params named p0, p1, …).
+    std::function<Value(Graph&, const std::vector<Value>&)> build;
+    // Keeps values away from kinks: every operand element is drawn, then passed through this.
+    std::function<float(float)> shape_value = [](float x) { return x; };
+};
+
+// Labels [n] for cross_entropy, held in a buffer so they take no gradient.
+inline Value labels(Graph& g, int64_t n, int64_t classes) {
+    std::vector<uint8_t> bytes(n * sizeof(int64_t));
+    auto* p = reinterpret_cast<int64_t*>(bytes.data());
+    for (int64_t i = 0; i < n; ++i) p[i] = int64_t(g.rng().below(classes));
+    return g.buffer("labels", Shape{n}, DType::i64, bytes);
+}
+inline Value targets01(Graph& g, const Shape& s) {  // BCE targets in [0, 1]
+    std::vector<uint8_t> bytes(s.numel() * sizeof(float));
+    auto* p = reinterpret_cast<float*>(bytes.data());
+    for (int64_t i = 0; i < s.numel(); ++i) p[i] = g.rng().uniform();
+    return g.buffer("targets", s, DType::f32, bytes);
+}
+
+inline float away_from_zero(float x) { return x + (x >= 0 ? 0.1f : -0.1f); }
+
+inline std::vector<OpCase> op_cases() {
+    using V = const std::vector<Value>&;
+    return {
+        {"matmul", {{3, 4}, {4, 5}}, {{67, 129}, {129, 33}}, [](Graph& g, V p) { return g.matmul(p[0], p[1]); }},
+        {"matmul_ta", {{4, 3}, {4, 5}}, {{129, 67}, {129, 33}}, [](Graph& g, V p) { return g.matmul(p[0], p[1], true, false); }},
+        {"matmul_tb", {{3, 4}, {5, 4}}, {{67, 129}, {33, 129}}, [](Graph& g, V p) { return g.matmul(p[0], p[1], false, true); }},
+        {"matmul_tatb", {{4, 3}, {5, 4}}, {{129, 67}, {33, 129}}, [](Graph& g, V p) { return g.matmul(p[0], p[1], true, true); }},
+        {"add", {{3, 4}, {3, 4}}, {{301, 257}, {301, 257}}, [](Graph& g, V p) { return g.add(p[0], p[1]); }},
+        {"add_bias", {{3, 4}, {4}}, {{301, 257}, {257}}, [](Graph& g, V p) { return g.add(p[0], p[1]); }},
+        {"add_broadcast", {{2, 1, 4}, {3, 1}}, {{5, 1, 129}, {67, 1}}, [](Graph& g, V p) { return g.add(p[0], p[1]); }},
+        {"sub", {{3, 4}, {1, 4}}, {{301, 257}, {1, 257}}, [](Graph& g, V p) { return g.sub(p[0], p[1]); }},
+        {"mul", {{3, 4}, {3, 4}}, {{301, 257}, {301, 257}}, [](Graph& g, V p) { return g.mul(p[0], p[1]); }},
+        {"mul_col", {{3, 4}, {3, 1}}, {{301, 257}, {301, 1}}, [](Graph& g, V p) { return g.mul(p[0], p[1]); }},
+        {"div", {{3, 4}, {4}}, {{301, 257}, {257}}, [](Graph& g, V p) { return g.div(p[0], p[1]); }, [](float x) { return x + (x >= 0 ? 1.0f : -1.0f); }},
+        {"scale", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.scale(p[0], -1.5f, 0.25f); }},
+        {"relu", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.relu(p[0]); }, away_from_zero},
+        {"sigmoid", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.sigmoid(p[0]); }},
+        {"tanh", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.tanh(p[0]); }},
+        {"softmax", {{3, 5}}, {{301, 37}}, [](Graph& g, V p) { return g.softmax(p[0]); }},
+        {"softmax_axis0", {{3, 5}}, {{37, 30}}, [](Graph& g, V p) { return g.softmax(p[0], 0); }},
+        {"log_softmax", {{3, 5}}, {{301, 37}}, [](Graph& g, V p) { return g.log_softmax(p[0]); }},
+        {"log_softmax_mid", {{2, 3, 4}}, {{7, 9, 11}}, [](Graph& g, V p) { return g.log_softmax(p[0], 1); }},
+        {"reshape", {{3, 4}}, {{30, 40}}, [](Graph& g, V p) { return g.reshape(g.scale(p[0], 2.0f), {4, -1}); }},
+        {"flatten", {{2, 3, 4}}, {{20, 3, 40}}, [](Graph& g, V p) { return g.flatten(g.scale(p[0], 2.0f)); }},
+        {"sum_all", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.sum(p[0]); }},
+        {"sum_axis", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.sum(p[0], 1); }},
+        {"sum_keepdim", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.sum(p[0], 0, true); }},
+        {"mean_all", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.mean(p[0]); }},
+        {"mean_axis", {{2, 3, 4}}, {{7, 30, 11}}, [](Graph& g, V p) { return g.mean(p[0], 1); }},
+        {"dropout", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.dropout(p[0], 0.3f); }},
+        {"l1_loss", {{3, 4}, {3, 4}}, {{301, 257}, {301, 257}}, [](Graph& g, V p) { return g.l1_loss(p[0], p[1]); }},
+        {"mse_loss", {{3, 4}, {3, 4}}, {{301, 257}, {301, 257}}, [](Graph& g, V p) { return g.mse_loss(p[0], p[1]); }},
+        {"bce_with_logits", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.bce_with_logits(p[0], targets01(g, g.shape(p[0]))); }},
+        {"cross_entropy", {{4, 5}}, {{301, 37}}, [](Graph& g, V p) { return g.cross_entropy(p[0], labels(g, g.shape(p[0])[0], g.shape(p[0])[1])); }},
+    };
+}
+
+}  // namespace kiln::testing

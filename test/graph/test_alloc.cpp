@@ -1,0 +1,91 @@
+// After compile, training steps and inference calls make no heap allocation: every global
+// operator new in this binary is counted, and the count must not move while the program runs.
+#define BOOST_TEST_MODULE alloc
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "kiln/graph/program.h"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::aligned_alloc(static_cast<size_t>(a), (n + size_t(a) - 1) / size_t(a) * size_t(a))) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace kiln;
+
+BOOST_AUTO_TEST_CASE(counter_sees_allocations) {
+    long before = allocations.load();
+    auto* v = new std::vector<int>(100);
+    delete v;
+    BOOST_TEST(allocations.load() - before >= 2);
+}
+
+BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
+    const int64_t batch = 64;
+    Graph g(1);
+    auto x = g.input("x", {batch, 784});
+    auto y = g.input("y", {batch}, DType::i64);
+    std::vector<float> w1(128 * 784, 0.01f), b1(128, 0.0f), w2(10 * 128, 0.01f), b2(10, 0.0f);
+    auto h = g.relu(g.add(g.matmul(x, g.param("fc1.weight", {128, 784}, w1), false, true), g.param("fc1.bias", {128}, b1)));
+    h = g.dropout(h, 0.2f);
+    auto logits = g.add(g.matmul(h, g.param("fc2.weight", {10, 128}, w2), false, true), g.param("fc2.bias", {10}, b2));
+    auto probs = g.softmax(logits);
+    auto loss = g.cross_entropy(logits, y);
+
+    for (bool adam : {false, true}) {
+        CompileOptions o;
+        o.loss = loss;
+        o.outputs = {logits, probs};
+        if (adam) o.optimizer = AdamW{};
+        else o.optimizer = SGD{.lr = 0.01f, .momentum = 0.9f, .nesterov = true};
+        o.backend_options.threads = 2;
+        auto p = compile(g, o);
+
+        std::vector<float> xs(batch * 784);
+        std::vector<int64_t> ys(batch);
+        for (size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 255) / 255.0f;
+        for (int64_t i = 0; i < batch; ++i) ys[i] = i % 10;
+        std::vector<float> out(batch * 10);
+
+        const long before = allocations.load();
+        float total = 0;
+        for (int step = 0; step < 100; ++step) {
+            p->write_input(x, xs.data(), batch - step % 3);  // the last batch of an epoch is smaller
+            p->write_input(y, ys.data(), batch - step % 3);
+            p->set_lr(0.01f * (1.0f - step / 200.0f));
+            total += p->train_step(batch - step % 3);
+        }
+        for (int call = 0; call < 1000; ++call) {
+            p->input_data<float>(x)[0] = float(call);
+            p->forward(1 + call % batch);
+            p->read(probs, out.data());
+        }
+        const long during = allocations.load() - before;
+        BOOST_TEST(during == 0, (adam ? "AdamW" : "SGD") << ": " << during << " allocations in 100 steps + 1000 calls");
+        BOOST_TEST(std::isfinite(total));
+    }
+}
