@@ -16,5 +16,5 @@ out=${KILN_RUN_DIR:-runs/main}
 mkdir -p "$out"
 for example in linear_regression circles blobs; do
     echo "== $example"
-    "$builddir/examples/$example" "$out/$example"
+    "$builddir/examples/$example" --out "$out/$example"
 done

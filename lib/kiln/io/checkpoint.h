@@ -1,0 +1,31 @@
+// Saving and restoring a compiled program's persistent state as a safetensors file, with PyTorch's
+// state_dict names ("layer_1.weight", "bn.running_mean", ...), so the file loads into PyTorch with
+// model.load_state_dict(safetensors.torch.load_file(path)) and back.
+//
+//   kiln::io::save_state(*prog, "model.safetensors");
+//   auto fresh = kiln::compile(g, opt);
+//   kiln::io::load_state(*fresh, "model.safetensors");
+#pragma once
+#include <string>
+
+#include "kiln/graph/program.h"
+
+namespace kiln::io {
+
+struct StateOptions {
+    // Also the optimizer state ("<param>.momentum_buffer", ".exp_avg", ".exp_avg_sq") and the
+    // step count (metadata "kiln.step"), to resume training exactly. Off: the model alone.
+    bool optimizer = false;
+    // Loading: a tensor in the file that the program does not have is an error (as PyTorch's
+    // strict load_state_dict). Optimizer state in the file is skipped quietly when not loaded.
+    bool strict = true;
+};
+
+// Parameters and buffers (and optimizer state, if asked), atomically; metadata "format": "pt".
+void save_state(const Program& program, const std::string& path, const StateOptions& options = {});
+
+// Checks every expected tensor is in the file with the program's dtype and shape, and only then
+// writes them into the program; on any Error the program is unchanged.
+void load_state(Program& program, const std::string& path, const StateOptions& options = {});
+
+}  // namespace kiln::io

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# install_test.sh BUILD_DIR PREFIX LIBDIR INCLUDEDIR CUDA(yes|no)
+# meson install --destdir into a temporary folder; then, using only what was installed:
+#   1. every installed header compiles on its own (the public headers are self-contained and
+#      include only installed headers);
+#   2. a small program builds with `pkg-config --cflags --libs kiln` and runs;
+#   3. the CUDA backend module sits in <libdir>/kiln/ when it was built.
+set -euo pipefail
+build=$1 prefix=$2 libdir=$3 includedir=$4 cuda=$5
+cxx=${KILN_TEST_CXX:-c++}
+meson=${KILN_TEST_MESON:-meson}
+# libdir/includedir may be given relative to the prefix.
+case "$libdir" in /*) ;; *) libdir=$prefix/$libdir ;; esac
+case "$includedir" in /*) ;; *) includedir=$prefix/$includedir ;; esac
+
+dest=$(mktemp -d "${TMPDIR:-/tmp}/kiln-install-test.XXXXXX")
+trap 'rm -rf "$dest"' EXIT
+
+$meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >"$dest.log" 2>&1 || {
+    cat "$dest.log"; rm -f "$dest.log"; echo "FAIL: meson install --destdir"; exit 1; }
+rm -f "$dest.log"
+
+export PKG_CONFIG_PATH=$dest$libdir/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$dest
+pc=$dest$libdir/pkgconfig/kiln.pc
+[ -f "$pc" ] || { echo "FAIL: no kiln.pc at $pc"; exit 1; }
+echo "--- installed kiln.pc:"; cat "$pc"
+cflags=$(pkg-config --cflags kiln)
+libs=$(pkg-config --libs kiln)
+echo "--- pkg-config --cflags: $cflags"
+echo "--- pkg-config --libs:   $libs"
+
+work=$dest/work
+mkdir -p "$work"
+
+# 1. Each installed header, compiled alone (syntax only) with pkg-config's flags, two at a time.
+find "$dest$includedir/kiln" -name '*.h' | sort >"$work/headers.txt"
+count=$(wc -l <"$work/headers.txt")
+[ "$count" -gt 0 ] || { echo "FAIL: no headers installed under $includedir/kiln"; exit 1; }
+export cxx cflags prefix_dir=$dest$includedir/
+failed=0
+# shellcheck disable=SC2016  # expanded by the inner shell
+xargs -P 2 -I '{}' sh -c '
+    rel=${1#"$prefix_dir"}
+    out=$(printf "#include \"%s\"\n" "$rel" | $cxx -std=c++20 -fsyntax-only $cflags -x c++ - 2>&1) && exit 0
+    printf "FAIL: installed header %s does not compile on its own:\n%s\n" "$rel" "$(printf "%s\n" "$out" | head -20)"
+    exit 1' sh '{}' <"$work/headers.txt" || failed=1
+echo "--- $count installed headers checked one by one"
+
+# 2. A program against the installed library.
+cat >"$work/main.cpp" <<'CPP'
+#include <cstdio>
+#include <cstring>
+
+#include "kiln/core/error.h"
+
+int main() {
+    try {
+        kiln::fail(kiln::Errc::shape_mismatch, "installed kiln works");
+    } catch (const kiln::Error& e) {
+        const char* name = kiln::errc_name(e.code());
+        if (e.code() != kiln::Errc::shape_mismatch || !name || !*name || std::strcmp(e.what(), "installed kiln works") != 0) {
+            std::printf("unexpected error: %s: %s\n", name ? name : "(null)", e.what());
+            return 1;
+        }
+        std::printf("caught kiln::Error %s: %s\n", name, e.what());
+        return 0;
+    }
+    std::printf("kiln::fail did not throw\n");
+    return 1;
+}
+CPP
+# shellcheck disable=SC2086
+$cxx -std=c++20 $cflags "$work/main.cpp" -o "$work/main" $libs
+LD_LIBRARY_PATH=$dest$libdir "$work/main"
+
+# 3. The CUDA backend module.
+if [ "$cuda" = yes ]; then
+    module=$dest$libdir/kiln/libkiln-cuda.so
+    [ -f "$module" ] || { echo "FAIL: $libdir/kiln/libkiln-cuda.so was not installed"; exit 1; }
+    echo "--- installed $libdir/kiln/libkiln-cuda.so"
+fi
+exit "$failed"
