@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -28,7 +29,8 @@ struct Run {
 };
 
 Run run_example(const std::string& name, const std::string& out_dir) {
-    std::string cmd = std::string(KILN_EXAMPLES_DIR) + "/" + name + " --out '" + out_dir + "' 2>&1";
+    const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
+    std::string cmd = std::string(wrapper ? wrapper : "") + " " + KILN_EXAMPLES_DIR + "/" + name + " --out '" + out_dir + "' 2>&1";
     BOOST_REQUIRE_MESSAGE(std::filesystem::exists(std::string(KILN_EXAMPLES_DIR) + "/" + name),
                           name << " is not built in " << KILN_EXAMPLES_DIR);
     Run r;
