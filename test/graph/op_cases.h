@@ -3,6 +3,7 @@
 // larger, awkward shape (odd sizes, vector tails, several threads' worth) for fast-vs-reference.
 // Adding an op's gradient check and SIMD-vs-reference check means adding one entry here.
 #pragma once
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -32,6 +33,16 @@ inline Value targets01(Graph& g, const Shape& s) {  // BCE targets in [0, 1]
     auto* p = reinterpret_cast<float*>(bytes.data());
     for (int64_t i = 0; i < s.numel(); ++i) p[i] = g.rng().uniform();
     return g.buffer("targets", s, DType::f32, bytes);
+}
+
+// BatchNorm with running statistics (updated by every training-mode call; unused by it).
+inline Value batch_norm_tracked(Graph& g, Value x, Value weight, Value bias) {
+    const int64_t c = g.shape(x)[1];
+    std::vector<float> ones(c, 1.0f);
+    std::vector<uint8_t> var(c * sizeof(float));
+    std::memcpy(var.data(), ones.data(), var.size());
+    return g.batch_norm(x, weight, bias, g.buffer("running_mean", Shape{c}, DType::f32, {}),
+                        g.buffer("running_var", Shape{c}, DType::f32, var), g.buffer("num_batches_tracked", Shape{}, DType::i64, {}));
 }
 
 inline float away_from_zero(float x) { return x + (x >= 0 ? 0.1f : -0.1f); }
@@ -70,6 +81,29 @@ inline std::vector<OpCase> op_cases() {
         {"mse_loss", {{3, 4}, {3, 4}}, {{301, 257}, {301, 257}}, [](Graph& g, V p) { return g.mse_loss(p[0], p[1]); }},
         {"bce_with_logits", {{3, 4}}, {{301, 257}}, [](Graph& g, V p) { return g.bce_with_logits(p[0], targets01(g, g.shape(p[0]))); }},
         {"cross_entropy", {{4, 5}}, {{301, 37}}, [](Graph& g, V p) { return g.cross_entropy(p[0], labels(g, g.shape(p[0])[0], g.shape(p[0])[1])); }},
+        {"conv2d", {{2, 2, 5, 5}, {3, 2, 3, 3}, {3}}, {{3, 5, 17, 19}, {7, 5, 3, 3}, {7}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
+        {"conv2d_stride_nobias", {{2, 2, 7, 6}, {3, 2, 3, 2}}, {{3, 6, 21, 16}, {9, 6, 5, 3}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}, {.stride_h = 2, .stride_w = 3, .pad_h = 1, .pad_w = 0}); }},
+        {"conv2d_dilation", {{1, 2, 7, 7}, {2, 2, 3, 3}, {2}}, {{2, 4, 19, 17}, {5, 4, 3, 3}, {5}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2}); }},
+        {"conv2d_1x1", {{2, 3, 4, 4}, {2, 3, 1, 1}}, {{4, 16, 7, 7}, {32, 16, 1, 1}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}); }},
+        {"max_pool2d", {{2, 2, 6, 6}}, {{3, 5, 28, 28}}, [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},
+        {"max_pool2d_pad_ceil", {{1, 2, 7, 6}}, {{3, 5, 15, 14}},
+         [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true}); }},
+        {"max_pool2d_overlap", {{1, 2, 5, 5}}, {{2, 16, 28, 28}},
+         [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
+        {"avg_pool2d", {{2, 2, 6, 6}}, {{3, 5, 28, 28}}, [](Graph& g, V p) { return g.avg_pool2d(p[0], {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},
+        {"avg_pool2d_pad_ceil", {{1, 2, 7, 6}}, {{3, 5, 15, 14}},
+         [](Graph& g, V p) { return g.avg_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true, .count_include_pad = false}); }},
+        {"avg_pool2d_include_pad", {{1, 2, 7, 6}}, {{3, 5, 15, 14}},
+         [](Graph& g, V p) { return g.avg_pool2d(p[0], {.kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .ceil_mode = true}); }},
+        {"global_avg_pool2d", {{2, 3, 3, 4}}, {{5, 17, 7, 9}}, [](Graph& g, V p) { return g.global_avg_pool2d(p[0]); }},
+        {"batch_norm2d", {{4, 3, 2, 2}, {3}, {3}}, {{8, 13, 9, 11}, {13}, {13}},
+         [](Graph& g, V p) { return batch_norm_tracked(g, p[0], p[1], p[2]); }},
+        {"batch_norm1d_no_affine", {{6, 4}}, {{301, 37}},
+         [](Graph& g, V p) { return g.batch_norm(p[0], Value{}, Value{}, Value{}, Value{}, Value{}); }},
     };
 }
 

@@ -103,4 +103,165 @@ KILN_HD void adam_element(const AdamAttrs& a, const AdamStep& st, float& p, floa
     p -= st.step_size * m / denom;
 }
 
+// --- vision ---
+
+// The sizes of one conv2d: x [n, c, h, w] * weight [o, c, kh, kw] -> y [n, o, oh, ow]. In the
+// im2col view a column holds the k = c·kh·kw inputs of one output position (p = oh·ow per image).
+struct ConvGeom {
+    int64_t n, c, h, w, o, kh, kw, oh, ow;
+    Conv2dAttrs a;
+    KILN_HD ConvGeom(const Shape& x, const Shape& weight, const Conv2dAttrs& attrs)
+        : n(x.dims[0]), c(x.dims[1]), h(x.dims[2]), w(x.dims[3]), o(weight.dims[0]), kh(weight.dims[2]),
+          kw(weight.dims[3]), oh(window_out_size(h, kh, attrs.stride_h, attrs.pad_h, attrs.dil_h, false)),
+          ow(window_out_size(w, kw, attrs.stride_w, attrs.pad_w, attrs.dil_w, false)), a(attrs) {}
+    KILN_HD int64_t k() const { return c * kh * kw; }
+    KILN_HD int64_t p() const { return oh * ow; }
+    // Input row / column that kernel tap (i, j) of output (y, x) reads; may be outside [0, h) / [0, w).
+    KILN_HD int64_t in_y(int64_t y, int64_t i) const { return y * a.stride_h - a.pad_h + i * a.dil_h; }
+    KILN_HD int64_t in_x(int64_t x, int64_t j) const { return x * a.stride_w - a.pad_w + j * a.dil_w; }
+};
+
+// One pooling window of output (y, x) on an h × w plane, clamped to the plane, as PyTorch's
+// kernels compute it; `divisor` is AvgPool2d's (the padded window size when count_include_pad).
+struct PoolWindow {
+    int64_t y0, y1, x0, x1, divisor;
+    KILN_HD PoolWindow(const Pool2dAttrs& a, int64_t h, int64_t w, int64_t y, int64_t x) {
+        y0 = y * a.stride_h - a.pad_h;
+        x0 = x * a.stride_w - a.pad_w;
+        y1 = y0 + a.kernel_h < h + a.pad_h ? y0 + a.kernel_h : h + a.pad_h;
+        x1 = x0 + a.kernel_w < w + a.pad_w ? x0 + a.kernel_w : w + a.pad_w;
+        const int64_t padded = (y1 - y0) * (x1 - x0);
+        y0 = y0 > 0 ? y0 : 0;
+        x0 = x0 > 0 ? x0 : 0;
+        y1 = y1 < h ? y1 : h;
+        x1 = x1 < w ? x1 : w;
+        divisor = a.count_include_pad ? padded : (y1 - y0) * (x1 - x0);
+    }
+};
+
+// Index (in the plane) of the window's maximum: the first one in row-major order, NaN winning,
+// as in PyTorch, so the gradient goes where PyTorch sends it.
+KILN_HD int64_t pool_argmax(const float* plane, int64_t w, const PoolWindow& win) {
+    int64_t best = win.y0 * w + win.x0;
+    float mx = -INFINITY;
+    for (int64_t y = win.y0; y < win.y1; ++y)
+        for (int64_t x = win.x0; x < win.x1; ++x) {
+            const float v = plane[y * w + x];
+            if (v > mx || v != v) {
+                mx = v;
+                best = y * w + x;
+                if (v != v) return best;
+            }
+        }
+    return best;
+}
+
+// max_pool2d / avg_pool2d (forward and backward) on one [h, w] plane of x.
+KILN_HD void max_pool_plane(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, float* y, int64_t oh, int64_t ow) {
+    for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q) y[r * ow + q] = x[pool_argmax(x, w, PoolWindow(a, h, w, r, q))];
+}
+KILN_HD void max_pool_grad_plane(const Pool2dAttrs& a, const float* dy, const float* x, int64_t h, int64_t w,
+                                 float* dx, int64_t oh, int64_t ow) {
+    for (int64_t i = 0; i < h * w; ++i) dx[i] = 0;
+    for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q) dx[pool_argmax(x, w, PoolWindow(a, h, w, r, q))] += dy[r * ow + q];
+}
+KILN_HD void avg_pool_plane(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, float* y, int64_t oh, int64_t ow) {
+    for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q) {
+            const PoolWindow win(a, h, w, r, q);
+            float s = 0;
+            for (int64_t yy = win.y0; yy < win.y1; ++yy)
+                for (int64_t xx = win.x0; xx < win.x1; ++xx) s += x[yy * w + xx];
+            y[r * ow + q] = s / float(win.divisor);
+        }
+}
+KILN_HD void avg_pool_grad_plane(const Pool2dAttrs& a, const float* dy, int64_t h, int64_t w, float* dx, int64_t oh, int64_t ow) {
+    for (int64_t i = 0; i < h * w; ++i) dx[i] = 0;
+    for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q) {
+            const PoolWindow win(a, h, w, r, q);
+            const float g = dy[r * ow + q] / float(win.divisor);
+            for (int64_t yy = win.y0; yy < win.y1; ++yy)
+                for (int64_t xx = win.x0; xx < win.x1; ++xx) dx[yy * w + xx] += g;
+        }
+}
+
+// Batch norm of x [n, c, inner...] one channel at a time. stats is [2, c]: (mean, invstd).
+struct BnGeom {
+    int64_t n = 1, c = 1, inner = 1;
+    KILN_HD explicit BnGeom(const Shape& x) : n(x.dims[0]), c(x.dims[1]) {
+        for (int d = 2; d < x.rank; ++d) inner *= x.dims[d];
+    }
+    KILN_HD int64_t count() const { return n * inner; }  // values per channel
+    KILN_HD const float* at(const float* x, int64_t b, int64_t ch) const { return x + (b * c + ch) * inner; }
+    KILN_HD float* at(float* x, int64_t b, int64_t ch) const { return x + (b * c + ch) * inner; }
+};
+
+// Channel ch's statistics of the batch (biased variance, two passes in double), and — when
+// running_mean is given — PyTorch's running-statistics update with the unbiased variance;
+// factor is the momentum, or 1/num_batches_tracked for the cumulative average.
+KILN_HD void bn_channel_stats(const BnGeom& g, const float* x, int64_t ch, float eps, float* stats,
+                              float* running_mean, float* running_var, double factor) {
+    double sum = 0;
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t i = 0; i < g.inner; ++i) sum += g.at(x, b, ch)[i];
+    const double m = g.count(), mean = sum / m;
+    double sq = 0;
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t i = 0; i < g.inner; ++i) {
+            const double d = g.at(x, b, ch)[i] - mean;
+            sq += d * d;
+        }
+    const double var = sq / m;
+    stats[ch] = float(mean);
+    stats[g.c + ch] = float(1.0 / std::sqrt(var + eps));
+    if (running_mean) {
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[ch] = float((1 - factor) * running_mean[ch] + factor * mean);
+        running_var[ch] = float((1 - factor) * running_var[ch] + factor * unbiased);
+    }
+}
+
+KILN_HD void bn_apply_channel(const BnGeom& g, const float* x, const float* stats, const float* weight,
+                              const float* bias, int64_t ch, float* y) {
+    const float scale = stats[g.c + ch] * (weight ? weight[ch] : 1.0f);
+    const float shift = (bias ? bias[ch] : 0.0f) - stats[ch] * scale;
+    for (int64_t b = 0; b < g.n; ++b) {
+        const float* xs = g.at(x, b, ch);
+        float* ys = g.at(y, b, ch);
+        for (int64_t i = 0; i < g.inner; ++i) ys[i] = xs[i] * scale + shift;
+    }
+}
+
+// (sum dy·xhat, sum dy) of channel ch, in double.
+KILN_HD void bn_param_grad_channel(const BnGeom& g, const float* dy, const float* x, const float* stats, int64_t ch,
+                                   float* pg) {
+    double sdx = 0, sd = 0;
+    const double mean = stats[ch], invstd = stats[g.c + ch];
+    for (int64_t b = 0; b < g.n; ++b) {
+        const float *d = g.at(dy, b, ch), *xs = g.at(x, b, ch);
+        for (int64_t i = 0; i < g.inner; ++i) {
+            sdx += double(d[i]) * (xs[i] - mean) * invstd;
+            sd += d[i];
+        }
+    }
+    pg[ch] = float(sdx);
+    pg[g.c + ch] = float(sd);
+}
+
+// dx = weight·invstd·(dy − sum(dy)/m − xhat·sum(dy·xhat)/m): the batch statistics' gradient included.
+KILN_HD void bn_input_grad_channel(const BnGeom& g, const float* dy, const float* x, const float* stats,
+                                   const float* pg, const float* weight, int64_t ch, float* dx) {
+    const float invstd = stats[g.c + ch], mean = stats[ch], m = float(g.count());
+    const float k = invstd * (weight ? weight[ch] : 1.0f);
+    const float mean_dy = pg[g.c + ch] / m, mean_dy_xhat = pg[ch] / m;
+    for (int64_t b = 0; b < g.n; ++b) {
+        const float *d = g.at(dy, b, ch), *xs = g.at(x, b, ch);
+        float* out = g.at(dx, b, ch);
+        for (int64_t i = 0; i < g.inner; ++i) out[i] = k * (d[i] - mean_dy - (xs[i] - mean) * invstd * mean_dy_xhat);
+    }
+}
+
 }  // namespace kiln

@@ -12,14 +12,16 @@ class Builder {
 public:
     Builder(Graph& g) : g_(g) {}
 
-    Value make(Op op, const Node& like, std::initializer_list<Value> in) {
+    // A node shaped like `like`, with the attributes of `attrs_of` (the forward node).
+    Value make(Op op, const Node& like, std::initializer_list<Value> in, const Node* attrs_of = nullptr) {
         Node n;
         n.op = op;
         n.dtype = like.dtype;
         n.shape = like.shape;
         n.batched = like.batched;
-        for (Value v : in) n.in[n.n_in++] = v.id;
-        n.attrs = like.attrs;
+        for (Value v : in)
+            if (v) n.in[n.n_in++] = v.id;
+        n.attrs = attrs_of ? attrs_of->attrs : like.attrs;
         return g_.add_node(std::move(n));
     }
 
@@ -137,6 +139,26 @@ std::vector<int32_t> build_backward(Graph& g, Value loss) {
             accumulate(a.id, b.make(Op::bce_with_logits_grad, in(0), {dy, a, c}));
             break;
         case Op::cross_entropy: accumulate(a.id, b.make(Op::cross_entropy_grad, in(0), {dy, a, c})); break;
+        case Op::conv2d:
+            if (needs[a.id]) accumulate(a.id, b.make(Op::conv2d_grad_input, in(0), {dy, c}, &n));
+            if (needs[c.id]) accumulate(c.id, b.make(Op::conv2d_grad_weight, in(1), {dy, a}, &n));
+            if (n.n_in > 2 && needs[n.in[2]]) accumulate(n.in[2], b.make(Op::channel_sum, in(2), {dy}));
+            break;
+        case Op::max_pool2d: accumulate(a.id, b.make(Op::max_pool2d_grad, in(0), {dy, a}, &n)); break;
+        case Op::avg_pool2d: accumulate(a.id, b.make(Op::avg_pool2d_grad, in(0), {dy}, &n)); break;
+        case Op::bn_apply: {
+            // In training the statistics depend on x: bn_input_grad carries that path, so the
+            // stats node itself takes no gradient. (Backward only runs in training mode.)
+            const int64_t channels = in(0).shape[1];
+            Node pg_like;
+            pg_like.shape = Shape{2, channels};
+            Value pg = b.make(Op::bn_param_grad, pg_like, {dy, a, c}, &n);
+            Value weight = n.n_in > 2 ? Value{n.in[2]} : Value{};
+            if (needs[a.id]) accumulate(a.id, b.make(Op::bn_input_grad, in(0), {dy, a, c, pg, weight}, &n));
+            if (weight && needs[weight.id]) accumulate(weight.id, g.select(pg, 0));
+            if (n.n_in > 3 && needs[n.in[3]]) accumulate(n.in[3], g.select(pg, 1));
+            break;
+        }
         default:
             fail(Errc::unsupported, std::string("autodiff: no gradient rule for op ") + op_name(n.op));
         }

@@ -282,4 +282,147 @@ Value Graph::mse_loss(Value input, Value target) { return loss(Op::mse_loss, inp
 Value Graph::bce_with_logits(Value logits, Value target) { return loss(Op::bce_with_logits, logits, target); }
 Value Graph::cross_entropy(Value logits, Value labels) { return loss(Op::cross_entropy, logits, labels); }
 
+const Node& Graph::image_operand(Value x, const char* what) const {
+    check(x, what);
+    const Node& nx = node(x);
+    if (nx.shape.rank != 4 || nx.dtype != DType::f32)
+        fail(Errc::shape_mismatch, std::string(what) + ": needs an f32 [N, C, H, W] input, got " + describe(nx));
+    return nx;
+}
+
+Value Graph::conv2d(Value x, Value weight, Value bias, Conv2dAttrs a) {
+    const Node& nx = image_operand(x, "conv2d");
+    check(weight, "conv2d");
+    const Node& nw = node(weight);
+    if (nw.shape.rank != 4 || nw.dtype != DType::f32 || nw.shape[1] != nx.shape[1])
+        fail(Errc::shape_mismatch, "conv2d: weight " + describe(nw) + " does not fit input " + describe(nx) +
+                                       " (needs f32 [out_channels, " + std::to_string(nx.shape[1]) + ", kh, kw])");
+    if (nw.batched) fail(Errc::shape_mismatch, "conv2d: the weight cannot be batched");
+    if (a.stride_h < 1 || a.stride_w < 1 || a.dil_h < 1 || a.dil_w < 1 || a.pad_h < 0 || a.pad_w < 0)
+        fail(Errc::invalid_argument, "conv2d: stride and dilation must be ≥ 1 and padding ≥ 0");
+    const int64_t oh = window_out_size(nx.shape[2], nw.shape[2], a.stride_h, a.pad_h, a.dil_h, false);
+    const int64_t ow = window_out_size(nx.shape[3], nw.shape[3], a.stride_w, a.pad_w, a.dil_w, false);
+    if (oh < 1 || ow < 1)
+        fail(Errc::shape_mismatch, "conv2d: kernel " + nw.shape.str() + " does not fit input " + nx.shape.str() +
+                                       " with padding " + std::to_string(a.pad_h) + "x" + std::to_string(a.pad_w));
+    Node n;
+    n.op = Op::conv2d;
+    n.shape = Shape{nx.shape[0], nw.shape[0], oh, ow};
+    n.batched = nx.batched;
+    n.attrs.conv = a;
+    n.n_in = 2;
+    n.in[0] = x.id;
+    n.in[1] = weight.id;
+    if (bias) {
+        check(bias, "conv2d");
+        const Node& nb = node(bias);
+        if (!(nb.shape == Shape{nw.shape[0]}) || nb.dtype != DType::f32)
+            fail(Errc::shape_mismatch, "conv2d: bias " + describe(nb) + " must be f32 [" + std::to_string(nw.shape[0]) + "]");
+        n.in[n.n_in++] = bias.id;
+    }
+    return add_node(std::move(n));
+}
+
+Value Graph::pool2d(Op op, Value x, Pool2dAttrs a) {
+    const Node& nx = image_operand(x, op_name(op));
+    const std::string what = op_name(op);
+    if (a.kernel_h < 1 || a.kernel_w < 1 || a.stride_h < 1 || a.stride_w < 1 || a.pad_h < 0 || a.pad_w < 0)
+        fail(Errc::invalid_argument, what + ": kernel and stride must be ≥ 1 and padding ≥ 0");
+    if (a.pad_h > a.kernel_h / 2 || a.pad_w > a.kernel_w / 2)
+        fail(Errc::invalid_argument, what + ": padding " + std::to_string(a.pad_h) + "x" + std::to_string(a.pad_w) +
+                                         " must be at most half the kernel " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w));
+    const int64_t oh = window_out_size(nx.shape[2], a.kernel_h, a.stride_h, a.pad_h, 1, a.ceil_mode);
+    const int64_t ow = window_out_size(nx.shape[3], a.kernel_w, a.stride_w, a.pad_w, 1, a.ceil_mode);
+    if (oh < 1 || ow < 1)
+        fail(Errc::shape_mismatch, what + ": kernel " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w) +
+                                       " is larger than the padded input " + nx.shape.str());
+    Node n;
+    n.op = op;
+    n.shape = Shape{nx.shape[0], nx.shape[1], oh, ow};
+    n.batched = nx.batched;
+    n.attrs.pool = a;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::max_pool2d(Value x, Pool2dAttrs attrs) { return pool2d(Op::max_pool2d, x, attrs); }
+Value Graph::avg_pool2d(Value x, Pool2dAttrs attrs) { return pool2d(Op::avg_pool2d, x, attrs); }
+
+Value Graph::global_avg_pool2d(Value x) {
+    const Shape s = image_operand(x, "global_avg_pool2d").shape;
+    return mean(reshape(x, {s[0], s[1], s[2] * s[3]}), 2);
+}
+
+Value Graph::batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var,
+                        Value num_batches_tracked, BatchNormAttrs a) {
+    check(x, "batch_norm");
+    const Node& nx = node(x);
+    if (nx.shape.rank < 2 || nx.dtype != DType::f32)
+        fail(Errc::shape_mismatch, "batch_norm: needs an f32 input [N, C, ...], got " + describe(nx));
+    const int64_t c = nx.shape[1];
+    if (bool(weight) != bool(bias)) fail(Errc::invalid_argument, "batch_norm: give both weight and bias, or neither");
+    if (bool(running_mean) != bool(running_var) || bool(running_mean) != bool(num_batches_tracked))
+        fail(Errc::invalid_argument, "batch_norm: give running_mean, running_var and num_batches_tracked together, or none");
+    for (Value v : {weight, bias, running_mean, running_var}) {
+        if (!v) continue;
+        check(v, "batch_norm");
+        if (!(node(v).shape == Shape{c}) || node(v).dtype != DType::f32 || node(v).batched)
+            fail(Errc::shape_mismatch, "batch_norm: " + describe(node(v)) + " must be f32 [" + std::to_string(c) + "] for input " + nx.shape.str());
+    }
+    if (num_batches_tracked) {
+        const Node& nt = node(num_batches_tracked);
+        if (nt.shape.rank != 0 || nt.dtype != DType::i64 || nt.op != Op::buffer)
+            fail(Errc::invalid_argument, "batch_norm: num_batches_tracked must be an i64 [] buffer, got " + describe(nt));
+        if (node(running_mean).op != Op::buffer || node(running_var).op != Op::buffer)
+            fail(Errc::invalid_argument, "batch_norm: running_mean and running_var must be buffers (they are updated in place)");
+    }
+    if (!(a.eps > 0)) fail(Errc::invalid_argument, "batch_norm: eps must be positive");
+    if (!a.cumulative && !(a.momentum >= 0 && a.momentum <= 1))
+        fail(Errc::invalid_argument, "batch_norm: momentum must be in [0, 1]");
+    Node st;
+    st.op = Op::bn_stats;
+    st.shape = Shape{2, c};
+    st.attrs.bn = a;
+    st.n_in = 1;
+    st.in[0] = x.id;
+    if (running_mean) {
+        st.in[st.n_in++] = running_mean.id;
+        st.in[st.n_in++] = running_var.id;
+        st.in[st.n_in++] = num_batches_tracked.id;
+    }
+    const Shape shape = nx.shape;  // nx dangles once a node is added
+    const bool batched = nx.batched;
+    Value stats = add_node(std::move(st));
+    Node n;
+    n.op = Op::bn_apply;
+    n.shape = shape;
+    n.batched = batched;
+    n.attrs.bn = a;
+    n.n_in = 2;
+    n.in[0] = x.id;
+    n.in[1] = stats.id;
+    if (weight) {
+        n.in[n.n_in++] = weight.id;
+        n.in[n.n_in++] = bias.id;
+    }
+    return add_node(std::move(n));
+}
+
+Value Graph::select(Value x, int64_t index) {
+    check(x, "select");
+    const Node& nx = node(x);
+    if (nx.shape.rank < 1 || index < 0 || index >= nx.shape[0])
+        fail(Errc::invalid_argument, "select: index " + std::to_string(index) + " is outside dimension 0 of " + describe(nx));
+    if (nx.batched) fail(Errc::invalid_argument, "select: cannot select along the batch dimension of " + describe(nx));
+    Node n;
+    n.op = Op::select;
+    n.dtype = nx.dtype;
+    for (int i = 1; i < nx.shape.rank; ++i) n.shape.push_back(nx.shape[i]);
+    n.attrs.select.index = index;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
 }  // namespace kiln

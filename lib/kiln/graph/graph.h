@@ -27,14 +27,14 @@ struct Value {
 };
 
 struct Node {
-    static constexpr int max_inputs = 4;
+    static constexpr int max_inputs = 5;
     Op op = Op::input;
     DType dtype = DType::f32;
     Shape shape;           // at the compiled batch size
     bool batched = false;  // dim 0 is the batch and may shrink at run time
     bool has_output = true;  // optimizer steps write their inputs and have none
     int n_in = 0;
-    int32_t in[max_inputs] = {-1, -1, -1, -1};
+    int32_t in[max_inputs] = {-1, -1, -1, -1, -1};
     Attrs attrs;
     std::string name;                // inputs, params and buffers: the state_dict name
     std::vector<uint8_t> init;       // params and buffers: initial contents (dtype's bytes)
@@ -83,6 +83,20 @@ public:
     Value bce_with_logits(Value logits, Value target);
     Value cross_entropy(Value logits, Value labels);  // logits [N, C], labels [N] i32/i64
 
+    // --- vision, on NCHW tensors (see nn/layers.h for the PyTorch-style layers) ---
+    // x [N, C, H, W], weight [O, C, kh, kw], bias [O] or an invalid Value for none.
+    Value conv2d(Value x, Value weight, Value bias, Conv2dAttrs attrs = {});
+    Value max_pool2d(Value x, Pool2dAttrs attrs);
+    Value avg_pool2d(Value x, Pool2dAttrs attrs);
+    Value global_avg_pool2d(Value x);  // [N, C, H, W] -> [N, C] (mean over H and W)
+    // Batch normalisation over dim 1 of x [N, C, ...]. weight/bias: both or neither (affine);
+    // running_mean/running_var (f32 [C]) and num_batches_tracked (i64 []): all or none
+    // (track_running_stats). Training uses the batch's statistics and updates the running ones;
+    // eval uses the running ones when tracked.
+    Value batch_norm(Value x, Value weight, Value bias, Value running_mean, Value running_var,
+                     Value num_batches_tracked, BatchNormAttrs attrs = {});
+    Value select(Value x, int64_t index);  // x[index] along dim 0, a view (x must not be batched)
+
     // --- inspection ---
     const Node& node(Value v) const;
     const Shape& shape(Value v) const { return node(v).shape; }
@@ -101,6 +115,8 @@ private:
     Value binary(Op op, Value a, Value b);
     Value reduce(Op op, Value x, AxisAttrs attrs);
     Value loss(Op op, Value a, Value b);
+    Value pool2d(Op op, Value x, Pool2dAttrs attrs);
+    const Node& image_operand(Value x, const char* what) const;  // checks x is f32 [N, C, H, W]
     void check(Value v, const char* what) const;
 
     std::vector<Node> nodes_;

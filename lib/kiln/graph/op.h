@@ -27,6 +27,15 @@ namespace kiln {
     X(l1_loss) X(mse_loss)  /* mean over all elements of |a-b|, (a-b)^2                            */ \
     X(bce_with_logits)  /* mean of max(x,0) - x*y + log(1+exp(-|x|))                               */ \
     X(cross_entropy)    /* logits [N,C], labels [N] (i32/i64 class indices): mean NLL of log_softmax*/ \
+    /* vision (NCHW) */                                                                              \
+    X(conv2d)           /* (x [N,C,H,W], w [O,C,kh,kw][, b [O]]) -> [N,O,Ho,Wo]; attrs.conv       */ \
+    X(max_pool2d)       /* x -> [N,C,Ho,Wo]; attrs.pool                                           */ \
+    X(avg_pool2d)       /* x -> [N,C,Ho,Wo]; attrs.pool (count_include_pad)                       */ \
+    X(bn_stats)         /* x [N,C,...][, running_mean, running_var, num_batches_tracked] -> [2,C]: */ \
+                        /* (mean, 1/sqrt(var+eps)); train: of the batch, updating the running stats*/ \
+                        /* in place; eval with running stats: from them. attrs.bn                 */ \
+    X(bn_apply)         /* (x, stats[, weight, bias]) -> (x - mean) * invstd * weight + bias      */ \
+    X(select)           /* x[attrs.select.index] along dim 0 (a view: shares its input's memory)   */ \
     /* backward helpers (built by autodiff) */                                                       \
     X(relu_grad)        /* (dy, y) -> dy * (y > 0)                                                 */ \
     X(sigmoid_grad)     /* (dy, y) -> dy * y * (1 - y)                                             */ \
@@ -39,6 +48,13 @@ namespace kiln {
     X(mse_loss_grad)    /* (dloss, a, b) -> dloss * 2(a-b) / n                                     */ \
     X(bce_with_logits_grad) /* (dloss, x, y) -> dloss * (sigmoid(x) - y) / n                       */ \
     X(cross_entropy_grad)   /* (dloss, logits, labels) -> dloss * (softmax - onehot) / N          */ \
+    X(conv2d_grad_input)    /* (dy, w) -> dx                                                      */ \
+    X(conv2d_grad_weight)   /* (dy, x) -> dw                                                      */ \
+    X(channel_sum)          /* dy [N,C,...] -> [C]: sum over every dim but 1 (a bias's gradient)  */ \
+    X(max_pool2d_grad)      /* (dy, x) -> dx: dy goes to the first maximum of each window         */ \
+    X(avg_pool2d_grad)      /* dy -> dx                                                           */ \
+    X(bn_param_grad)        /* (dy, x, stats) -> [2,C]: (sum dy*xhat, sum dy) = (dweight, dbias)  */ \
+    X(bn_input_grad)        /* (dy, x, stats, param_grad[, weight]) -> dx (batch statistics)      */ \
     /* optimizer steps: update persistent tensors in place, no output */                            \
     X(sgd_update)       /* (param, grad[, momentum_buffer])                                        */ \
     X(adam_update)      /* (param, grad, exp_avg, exp_avg_sq)                                      */
@@ -87,6 +103,33 @@ struct AdamAttrs {
     bool maximize = false;
 };
 
+// Conv2d with PyTorch's arguments; out = floor((H + 2·pad - dil·(k-1) - 1) / stride) + 1.
+struct Conv2dAttrs {
+    int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+};
+// MaxPool2d / AvgPool2d with PyTorch's arguments (stride defaults to the kernel in the builder).
+struct Pool2dAttrs {
+    int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+    bool ceil_mode = false, count_include_pad = true;
+};
+struct BatchNormAttrs {
+    float eps = 1e-5f, momentum = 0.1f;
+    bool cumulative = false;  // momentum=None: running stats are the average over all batches
+};
+struct SelectAttrs {
+    int64_t index = 0;
+};
+
+// Output length of a convolution or pooling window sliding over `in` (PyTorch's formula; with
+// ceil_mode a last window must still start inside the input or its left padding).
+constexpr int64_t window_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dil, bool ceil_mode) {
+    const int64_t span = in + 2 * pad - dil * (kernel - 1) - 1;
+    if (span < 0) return 0;
+    int64_t out = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+    if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+    return out;
+}
+
 struct Attrs {
     MatmulAttrs matmul;
     AxisAttrs axis;
@@ -95,6 +138,10 @@ struct Attrs {
     ExpandAttrs expand;
     SgdAttrs sgd;
     AdamAttrs adam;
+    Conv2dAttrs conv;
+    Pool2dAttrs pool;
+    BatchNormAttrs bn;
+    SelectAttrs select;
 };
 
 }  // namespace kiln

@@ -18,7 +18,7 @@ bool elementwise(Op op) {
     switch (op) {
     case Op::add: case Op::sub: case Op::mul: case Op::div: case Op::scale:
     case Op::relu: case Op::sigmoid: case Op::tanh: case Op::dropout:
-    case Op::relu_grad: case Op::sigmoid_grad: case Op::tanh_grad:
+    case Op::relu_grad: case Op::sigmoid_grad: case Op::tanh_grad: case Op::bn_apply:
         return true;
     default:
         return false;
@@ -150,17 +150,20 @@ std::unique_ptr<Program> compile(const Graph& source, const CompileOptions& opti
             if (first[nd.in[k]] >= 0) last[nd.in[k]] = std::max(last[nd.in[k]], s);
     }
     // Walk the schedule, letting a view or an in-place op take over its input's buffer when that
-    // buffer (with everything already sharing it) is not used after this step.
+    // buffer (with everything already sharing it) is not used after this step. A view may start
+    // inside its root (select): view_offset is its byte offset there.
+    std::vector<size_t> view_offset(n, 0);
     for (int s = 0; s < n_steps; ++s) {
         const int self = p->schedule_[s];
         const Node& nd = g.nodes()[self];
         if (!nd.has_output || nd.n_in == 0) continue;
         const int r = root_id(nd.in[0]);
         if (first[r] < 0) continue;
-        bool view = nd.op == Op::reshape;
+        bool view = nd.op == Op::reshape || nd.op == Op::select;
         bool in_place = elementwise(nd.op) && last[r] == s && g.nodes()[r].op != Op::input &&
                         bytes_of(r) == bytes_of(self) && g.nodes()[r].dtype == nd.dtype;
         if (view || in_place) {
+            view_offset[self] = view_offset[nd.in[0]] + (nd.op == Op::select ? size_t(nd.attrs.select.index) * bytes_of(self) : 0);
             root_of[self] = r;
             last[r] = std::max(last[r], last[self]);
             first[self] = -1;
@@ -217,7 +220,7 @@ std::unique_ptr<Program> compile(const Graph& source, const CompileOptions& opti
             p->data_[i] = static_cast<char*>(p->persistent_) + persistent_offset[i];
             be.copy_to_device(p->data_[i], nd.init.data(), bytes_of(i));
         } else if (first[i] < 0 && live[i] && nd.has_output) {
-            p->data_[i] = p->data_[root_id(i)];
+            p->data_[i] = static_cast<char*>(p->data_[root_id(i)]) + view_offset[i];
         }
     }
     // Class counts for validating labels fed to cross_entropy.

@@ -245,6 +245,158 @@ void cross_entropy_grad(const KernelCall& c, Context&) {
     }
 }
 
+// --- vision ---
+// conv2d as its definition: y[b,o,r,q] = bias[o] + Σ_{c,i,j} x[b, c, r·s - p + i·d, q·s - p + j·d] · w[o,c,i,j].
+void conv2d(const KernelCall& c, Context&) {
+    const ConvGeom g(c.in[0].shape, c.in[1].shape, c.attrs->conv);
+    const float *x = c.in[0].as<float>(), *w = c.in[1].as<float>(), *bias = c.n_in > 2 ? c.in[2].as<float>() : nullptr;
+    float* y = c.out.as<float>();
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t o = 0; o < g.o; ++o)
+            for (int64_t r = 0; r < g.oh; ++r)
+                for (int64_t q = 0; q < g.ow; ++q) {
+                    double acc = bias ? bias[o] : 0.0;
+                    for (int64_t ch = 0; ch < g.c; ++ch)
+                        for (int64_t i = 0; i < g.kh; ++i)
+                            for (int64_t j = 0; j < g.kw; ++j) {
+                                const int64_t yy = g.in_y(r, i), xx = g.in_x(q, j);
+                                if (yy < 0 || yy >= g.h || xx < 0 || xx >= g.w) continue;
+                                acc += double(x[((b * g.c + ch) * g.h + yy) * g.w + xx]) * w[((o * g.c + ch) * g.kh + i) * g.kw + j];
+                            }
+                    y[((b * g.o + o) * g.oh + r) * g.ow + q] = float(acc);
+                }
+}
+
+// dx[b,c,yy,xx] = Σ over the (o, i, j, r, q) whose tap lands on (yy, xx) of dy[b,o,r,q] · w[o,c,i,j].
+void conv2d_grad_input(const KernelCall& c, Context&) {
+    const ConvGeom g(c.out.shape, c.in[1].shape, c.attrs->conv);
+    const float *dy = c.in[0].as<float>(), *w = c.in[1].as<float>();
+    float* dx = c.out.as<float>();
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t ch = 0; ch < g.c; ++ch)
+            for (int64_t yy = 0; yy < g.h; ++yy)
+                for (int64_t xx = 0; xx < g.w; ++xx) {
+                    double acc = 0;
+                    for (int64_t o = 0; o < g.o; ++o)
+                        for (int64_t r = 0; r < g.oh; ++r)
+                            for (int64_t i = 0; i < g.kh; ++i) {
+                                if (g.in_y(r, i) != yy) continue;
+                                for (int64_t q = 0; q < g.ow; ++q)
+                                    for (int64_t j = 0; j < g.kw; ++j)
+                                        if (g.in_x(q, j) == xx)
+                                            acc += double(dy[((b * g.o + o) * g.oh + r) * g.ow + q]) * w[((o * g.c + ch) * g.kh + i) * g.kw + j];
+                            }
+                    dx[((b * g.c + ch) * g.h + yy) * g.w + xx] = float(acc);
+                }
+}
+
+// dw[o,c,i,j] = Σ_{b,r,q} dy[b,o,r,q] · x[b, c, tap (i, j) of (r, q)].
+void conv2d_grad_weight(const KernelCall& c, Context&) {
+    const ConvGeom g(c.in[1].shape, c.out.shape, c.attrs->conv);
+    const float *dy = c.in[0].as<float>(), *x = c.in[1].as<float>();
+    float* dw = c.out.as<float>();
+    for (int64_t o = 0; o < g.o; ++o)
+        for (int64_t ch = 0; ch < g.c; ++ch)
+            for (int64_t i = 0; i < g.kh; ++i)
+                for (int64_t j = 0; j < g.kw; ++j) {
+                    double acc = 0;
+                    for (int64_t b = 0; b < g.n; ++b)
+                        for (int64_t r = 0; r < g.oh; ++r)
+                            for (int64_t q = 0; q < g.ow; ++q) {
+                                const int64_t yy = g.in_y(r, i), xx = g.in_x(q, j);
+                                if (yy < 0 || yy >= g.h || xx < 0 || xx >= g.w) continue;
+                                acc += double(dy[((b * g.o + o) * g.oh + r) * g.ow + q]) * x[((b * g.c + ch) * g.h + yy) * g.w + xx];
+                            }
+                    dw[((o * g.c + ch) * g.kh + i) * g.kw + j] = float(acc);
+                }
+}
+
+void channel_sum(const KernelCall& c, Context&) {
+    const BnGeom g(c.in[0].shape);
+    const float* dy = c.in[0].as<float>();
+    for (int64_t ch = 0; ch < g.c; ++ch) {
+        double s = 0;
+        for (int64_t b = 0; b < g.n; ++b)
+            for (int64_t i = 0; i < g.inner; ++i) s += g.at(dy, b, ch)[i];
+        c.out.as<float>()[ch] = float(s);
+    }
+}
+
+// Pooling: plane by plane (each of the n·c planes is independent).
+struct Planes {
+    int64_t count, h, w, oh, ow;
+    Planes(const Shape& x, const Shape& y) : count(x[0] * x[1]), h(x[2]), w(x[3]), oh(y[2]), ow(y[3]) {}
+};
+void max_pool2d(const KernelCall& c, Context&) {
+    const Planes p(c.in[0].shape, c.out.shape);
+    for (int64_t k = 0; k < p.count; ++k)
+        max_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * p.h * p.w, p.h, p.w, c.out.as<float>() + k * p.oh * p.ow, p.oh, p.ow);
+}
+void max_pool2d_grad(const KernelCall& c, Context&) {
+    const Planes p(c.out.shape, c.in[0].shape);
+    for (int64_t k = 0; k < p.count; ++k)
+        max_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * p.oh * p.ow, c.in[1].as<float>() + k * p.h * p.w, p.h, p.w,
+                            c.out.as<float>() + k * p.h * p.w, p.oh, p.ow);
+}
+void avg_pool2d(const KernelCall& c, Context&) {
+    const Planes p(c.in[0].shape, c.out.shape);
+    for (int64_t k = 0; k < p.count; ++k)
+        avg_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * p.h * p.w, p.h, p.w, c.out.as<float>() + k * p.oh * p.ow, p.oh, p.ow);
+}
+void avg_pool2d_grad(const KernelCall& c, Context&) {
+    const Planes p(c.out.shape, c.in[0].shape);
+    for (int64_t k = 0; k < p.count; ++k)
+        avg_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * p.oh * p.ow, p.h, p.w, c.out.as<float>() + k * p.h * p.w, p.oh, p.ow);
+}
+
+// Batch norm: channel by channel.
+void bn_stats(const KernelCall& c, Context&) {
+    const BnGeom g(c.in[0].shape);
+    const BatchNormAttrs& a = c.attrs->bn;
+    float* stats = c.out.as<float>();
+    const bool tracked = c.n_in > 1;
+    if (tracked && !c.info->training) {  // eval: the running statistics
+        for (int64_t ch = 0; ch < g.c; ++ch) {
+            stats[ch] = c.in[1].as<float>()[ch];
+            stats[g.c + ch] = float(1.0 / std::sqrt(double(c.in[2].as<float>()[ch]) + a.eps));
+        }
+        return;
+    }
+    double factor = a.momentum;
+    if (tracked) {
+        int64_t& batches = c.in[3].as<int64_t>()[0];
+        ++batches;
+        if (a.cumulative) factor = 1.0 / double(batches);
+    }
+    for (int64_t ch = 0; ch < g.c; ++ch)
+        bn_channel_stats(g, c.in[0].as<float>(), ch, a.eps, stats, tracked ? c.in[1].as<float>() : nullptr,
+                         tracked ? c.in[2].as<float>() : nullptr, factor);
+}
+void bn_apply(const KernelCall& c, Context&) {
+    const BnGeom g(c.in[0].shape);
+    const float* weight = c.n_in > 2 ? c.in[2].as<float>() : nullptr;
+    const float* bias = c.n_in > 3 ? c.in[3].as<float>() : nullptr;
+    for (int64_t ch = 0; ch < g.c; ++ch) bn_apply_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), weight, bias, ch, c.out.as<float>());
+}
+void bn_param_grad(const KernelCall& c, Context&) {
+    const BnGeom g(c.in[1].shape);
+    for (int64_t ch = 0; ch < g.c; ++ch)
+        bn_param_grad_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), c.in[2].as<float>(), ch, c.out.as<float>());
+}
+void bn_input_grad(const KernelCall& c, Context&) {
+    const BnGeom g(c.in[1].shape);
+    const float* weight = c.n_in > 4 ? c.in[4].as<float>() : nullptr;
+    for (int64_t ch = 0; ch < g.c; ++ch)
+        bn_input_grad_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), c.in[2].as<float>(), c.in[3].as<float>(), weight, ch,
+                              c.out.as<float>());
+}
+
+void select(const KernelCall& c, Context&) {  // a view unless the planner gave it its own buffer
+    const size_t bytes = size_t(c.out.numel()) * dtype_size(c.out.dtype);
+    const char* src = static_cast<const char*>(c.in[0].data) + size_t(c.attrs->select.index) * bytes;
+    if (c.out.data != src) std::memcpy(c.out.data, src, bytes);
+}
+
 // --- optimizer steps (torch.optim formulas) ---
 void sgd_update(const KernelCall& c, Context&) {
     const SgdAttrs& s = c.attrs->sgd;
@@ -273,6 +425,10 @@ constexpr std::array<Kernel, op_count> make_table() {
     SET(log_softmax_grad, log_softmax_grad); SET(sum_to, sum_to); SET(expand, expand);
     SET(l1_loss_grad, l1_loss_grad); SET(mse_loss_grad, mse_loss_grad); SET(bce_with_logits_grad, bce_with_logits_grad);
     SET(cross_entropy_grad, cross_entropy_grad); SET(sgd_update, sgd_update); SET(adam_update, adam_update);
+    SET(conv2d, conv2d); SET(conv2d_grad_input, conv2d_grad_input); SET(conv2d_grad_weight, conv2d_grad_weight);
+    SET(channel_sum, channel_sum); SET(max_pool2d, max_pool2d); SET(max_pool2d_grad, max_pool2d_grad);
+    SET(avg_pool2d, avg_pool2d); SET(avg_pool2d_grad, avg_pool2d_grad); SET(bn_stats, bn_stats); SET(bn_apply, bn_apply);
+    SET(bn_param_grad, bn_param_grad); SET(bn_input_grad, bn_input_grad); SET(select, select);
 #undef SET
     return t;
 }
