@@ -248,6 +248,223 @@ void adam_update(const KernelCall& c, Context& ctx) {
     parallel_elements(ctx, c.in[0].numel(), [&](int64_t i) { adam_element(a, st, p[i], grad[i], m[i], v[i]); });
 }
 
+// --- conv2d as im2col + GEMM, a chunk of images at a time ---
+// col [K, B·P]: column b·P + p holds the K = C·kh·kw inputs of output position p of image b of the
+// chunk; t [O, B·P] holds the chunk's outputs (or output gradients) in the same column order, so
+// one GEMM covers the whole chunk. Both live in the node's scratch; the chunk size depends only
+// on the compiled geometry.
+constexpr int64_t conv_scratch_floats = int64_t(1) << 22;  // 16 MiB
+int64_t conv_chunk(const ConvGeom& g) {
+    return std::clamp<int64_t>(conv_scratch_floats / ((g.k() + g.o) * g.p()), 1, std::max<int64_t>(g.n, 1));
+}
+size_t conv_scratch_bytes(const ConvGeom& g) { return size_t(conv_chunk(g) * (g.k() + g.o) * g.p()) * sizeof(float); }
+
+// Output columns q whose tap j reads inside the row: [q_lo, q_hi).
+std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
+    const int64_t s = g.a.stride_w, off = j * g.a.dil_w - g.a.pad_w;  // xx = q·s + off
+    int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t hi = g.w - off <= 0 ? 0 : (g.w - off - 1) / s + 1;
+    hi = std::min(hi, g.ow);
+    return {std::min(lo, hi), hi};
+}
+
+void im2col(Context& ctx, const ConvGeom& g, const float* x, int64_t b0, int64_t nb, float* col) {
+    const int64_t p = g.p(), bp = nb * p;
+    ctx.pool.parallel_for(g.k(), 1, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t ch = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+            const auto [lo, hi] = valid_columns(g, j);
+            const int64_t off = j * g.a.dil_w - g.a.pad_w;
+            for (int64_t b = 0; b < nb; ++b) {
+                const float* plane = x + ((b0 + b) * g.c + ch) * g.h * g.w;
+                for (int64_t y = 0; y < g.oh; ++y) {
+                    float* out = col + r * bp + b * p + y * g.ow;
+                    const int64_t yy = g.in_y(y, i);
+                    if (yy < 0 || yy >= g.h) {
+                        std::fill(out, out + g.ow, 0.0f);
+                        continue;
+                    }
+                    const float* row = plane + yy * g.w + off;
+                    std::fill(out, out + lo, 0.0f);
+                    if (g.a.stride_w == 1) std::copy(row + lo, row + hi, out + lo);
+                    else for (int64_t q = lo; q < hi; ++q) out[q] = row[q * g.a.stride_w];
+                    std::fill(out + hi, out + g.ow, 0.0f);
+                }
+            }
+        }
+    });
+}
+
+// dx (the chunk's images) = the sum of every column entry back at the input it was taken from.
+// Each thread owns whole channels, and each element sums its taps in a fixed order.
+void col2im(Context& ctx, const ConvGeom& g, const float* col, int64_t b0, int64_t nb, float* dx) {
+    const int64_t p = g.p(), bp = nb * p;
+    ctx.pool.parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t ch = c0; ch < c1; ++ch)
+            for (int64_t b = 0; b < nb; ++b) {
+                float* plane = dx + ((b0 + b) * g.c + ch) * g.h * g.w;
+                std::fill(plane, plane + g.h * g.w, 0.0f);
+                for (int64_t i = 0; i < g.kh; ++i)
+                    for (int64_t j = 0; j < g.kw; ++j) {
+                        const int64_t r = (ch * g.kh + i) * g.kw + j;
+                        const auto [lo, hi] = valid_columns(g, j);
+                        const int64_t off = j * g.a.dil_w - g.a.pad_w;
+                        for (int64_t y = 0; y < g.oh; ++y) {
+                            const int64_t yy = g.in_y(y, i);
+                            if (yy < 0 || yy >= g.h) continue;
+                            const float* in = col + r * bp + b * p + y * g.ow;
+                            float* row = plane + yy * g.w + off;
+                            for (int64_t q = lo; q < hi; ++q) row[q * g.a.stride_w] += in[q];
+                        }
+                    }
+            }
+    });
+}
+
+// t[o][b·P + p] = y[b0 + b][o][p], and back (adding the bias).
+void images_to_columns(Context& ctx, const ConvGeom& g, const float* y, int64_t b0, int64_t nb, float* t) {
+    const int64_t p = g.p();
+    ctx.pool.parallel_for(g.o, 1, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o)
+            for (int64_t b = 0; b < nb; ++b) std::copy_n(y + ((b0 + b) * g.o + o) * p, p, t + (o * nb + b) * p);
+    });
+}
+void columns_to_images(Context& ctx, const ConvGeom& g, const float* t, const float* bias, int64_t b0, int64_t nb, float* y) {
+    const int64_t p = g.p();
+    ctx.pool.parallel_for(g.o, 1, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+            const float add = bias ? bias[o] : 0.0f;
+            for (int64_t b = 0; b < nb; ++b) {
+                const float* src = t + (o * nb + b) * p;
+                float* dst = y + ((b0 + b) * g.o + o) * p;
+                for (int64_t i = 0; i < p; ++i) dst[i] = src[i] + add;
+            }
+        }
+    });
+}
+
+void conv2d(const KernelCall& c, Context& ctx) {
+    const ConvGeom g(c.in[0].shape, c.in[1].shape, c.attrs->conv);
+    const int64_t chunk = conv_chunk(g), k = g.k();
+    float* col = static_cast<float*>(c.scratch);
+    float* t = col + chunk * k * g.p();
+    for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
+        im2col(ctx, g, c.in[0].as<float>(), b0, nb, col);
+        ctx.gemm(false, false, g.o, bp, k, 1.0f, c.in[1].as<float>(), k, col, bp, 0.0f, t, bp);
+        columns_to_images(ctx, g, t, c.n_in > 2 ? c.in[2].as<float>() : nullptr, b0, nb, c.out.as<float>());
+    }
+}
+
+void conv2d_grad_input(const KernelCall& c, Context& ctx) {  // dcol = wᵀ · dy, then col2im
+    const ConvGeom g(c.out.shape, c.in[1].shape, c.attrs->conv);
+    const int64_t chunk = conv_chunk(g), k = g.k();
+    float* col = static_cast<float*>(c.scratch);
+    float* t = col + chunk * k * g.p();
+    for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
+        images_to_columns(ctx, g, c.in[0].as<float>(), b0, nb, t);
+        ctx.gemm(true, false, k, bp, g.o, 1.0f, c.in[1].as<float>(), k, t, bp, 0.0f, col, bp);
+        col2im(ctx, g, col, b0, nb, c.out.as<float>());
+    }
+}
+
+void conv2d_grad_weight(const KernelCall& c, Context& ctx) {  // dw = Σ over chunks of dy · colᵀ
+    const ConvGeom g(c.in[1].shape, c.out.shape, c.attrs->conv);
+    const int64_t chunk = conv_chunk(g), k = g.k();
+    float* col = static_cast<float*>(c.scratch);
+    float* t = col + chunk * k * g.p();
+    for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
+        im2col(ctx, g, c.in[1].as<float>(), b0, nb, col);
+        images_to_columns(ctx, g, c.in[0].as<float>(), b0, nb, t);
+        ctx.gemm(false, true, g.o, k, bp, 1.0f, t, bp, col, bp, b0 == 0 ? 0.0f : 1.0f, c.out.as<float>(), k);
+    }
+}
+
+// --- pooling: planes in parallel; batch norm: channels in parallel (kernel_math.h arithmetic) ---
+template <class F> void for_planes(Context& ctx, const Shape& x, F f) {
+    ctx.pool.parallel_for(x[0] * x[1], 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) f(k);
+    });
+}
+void max_pool2d(const KernelCall& c, Context& ctx) {
+    const Shape &x = c.in[0].shape, &y = c.out.shape;
+    for_planes(ctx, x, [&](int64_t k) {
+        max_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * x[2] * x[3], x[2], x[3], c.out.as<float>() + k * y[2] * y[3], y[2], y[3]);
+    });
+}
+void max_pool2d_grad(const KernelCall& c, Context& ctx) {
+    const Shape &x = c.out.shape, &y = c.in[0].shape;
+    for_planes(ctx, x, [&](int64_t k) {
+        max_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * y[2] * y[3], c.in[1].as<float>() + k * x[2] * x[3], x[2], x[3],
+                            c.out.as<float>() + k * x[2] * x[3], y[2], y[3]);
+    });
+}
+void avg_pool2d(const KernelCall& c, Context& ctx) {
+    const Shape &x = c.in[0].shape, &y = c.out.shape;
+    for_planes(ctx, x, [&](int64_t k) {
+        avg_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * x[2] * x[3], x[2], x[3], c.out.as<float>() + k * y[2] * y[3], y[2], y[3]);
+    });
+}
+void avg_pool2d_grad(const KernelCall& c, Context& ctx) {
+    const Shape &x = c.out.shape, &y = c.in[0].shape;
+    for_planes(ctx, x, [&](int64_t k) {
+        avg_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * y[2] * y[3], x[2], x[3], c.out.as<float>() + k * x[2] * x[3], y[2], y[3]);
+    });
+}
+
+template <class F> void for_channels(Context& ctx, const BnGeom& g, F f) {
+    ctx.pool.parallel_for(g.c, std::max<int64_t>(1, grain / std::max<int64_t>(g.count(), 1)), [&](int64_t c0, int64_t c1) {
+        for (int64_t ch = c0; ch < c1; ++ch) f(ch);
+    });
+}
+void bn_stats(const KernelCall& c, Context& ctx) {
+    const BnGeom g(c.in[0].shape);
+    const BatchNormAttrs& a = c.attrs->bn;
+    const bool tracked = c.n_in > 1;
+    if (tracked && !c.info->training) return reference(c, ctx);  // copies the running stats: O(C)
+    double factor = a.momentum;
+    if (tracked) {
+        int64_t& batches = c.in[3].as<int64_t>()[0];
+        ++batches;
+        if (a.cumulative) factor = 1.0 / double(batches);
+    }
+    for_channels(ctx, g, [&](int64_t ch) {
+        bn_channel_stats(g, c.in[0].as<float>(), ch, a.eps, c.out.as<float>(), tracked ? c.in[1].as<float>() : nullptr,
+                         tracked ? c.in[2].as<float>() : nullptr, factor);
+    });
+}
+void bn_apply(const KernelCall& c, Context& ctx) {
+    const BnGeom g(c.in[0].shape);
+    const float* weight = c.n_in > 2 ? c.in[2].as<float>() : nullptr;
+    const float* bias = c.n_in > 3 ? c.in[3].as<float>() : nullptr;
+    for_channels(ctx, g, [&](int64_t ch) { bn_apply_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), weight, bias, ch, c.out.as<float>()); });
+}
+void bn_param_grad(const KernelCall& c, Context& ctx) {
+    const BnGeom g(c.in[1].shape);
+    for_channels(ctx, g, [&](int64_t ch) {
+        bn_param_grad_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), c.in[2].as<float>(), ch, c.out.as<float>());
+    });
+}
+void bn_input_grad(const KernelCall& c, Context& ctx) {
+    const BnGeom g(c.in[1].shape);
+    const float* weight = c.n_in > 4 ? c.in[4].as<float>() : nullptr;
+    for_channels(ctx, g, [&](int64_t ch) {
+        bn_input_grad_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), c.in[2].as<float>(), c.in[3].as<float>(), weight, ch,
+                              c.out.as<float>());
+    });
+}
+void channel_sum(const KernelCall& c, Context& ctx) {
+    const BnGeom g(c.in[0].shape);
+    for_channels(ctx, g, [&](int64_t ch) {
+        double s = 0;
+        for (int64_t b = 0; b < g.n; ++b)
+            for (int64_t i = 0; i < g.inner; ++i) s += g.at(c.in[0].as<float>(), b, ch)[i];
+        c.out.as<float>()[ch] = float(s);
+    });
+}
+
 constexpr std::array<Kernel, op_count> make_table() {
     std::array<Kernel, op_count> t{};
 #define SET(op, fn) t[static_cast<int>(Op::op)] = fn
@@ -256,6 +473,10 @@ constexpr std::array<Kernel, op_count> make_table() {
     SET(sigmoid_grad, sigmoid_grad); SET(tanh_grad, tanh_grad); SET(dropout, dropout); SET(sum_to, sum_to);
     SET(softmax, softmax); SET(log_softmax, log_softmax); SET(cross_entropy_grad, cross_entropy_grad);
     SET(sgd_update, sgd_update); SET(adam_update, adam_update);
+    SET(conv2d, conv2d); SET(conv2d_grad_input, conv2d_grad_input); SET(conv2d_grad_weight, conv2d_grad_weight);
+    SET(max_pool2d, max_pool2d); SET(max_pool2d_grad, max_pool2d_grad); SET(avg_pool2d, avg_pool2d);
+    SET(avg_pool2d_grad, avg_pool2d_grad); SET(bn_stats, bn_stats); SET(bn_apply, bn_apply);
+    SET(bn_param_grad, bn_param_grad); SET(bn_input_grad, bn_input_grad); SET(channel_sum, channel_sum);
 #undef SET
     return t;
 }
@@ -264,6 +485,14 @@ constexpr std::array<Kernel, op_count> make_table() {
 
 const std::array<Kernel, op_count> fast_kernels = make_table();
 
-size_t fast_scratch_bytes(const Node&, const Graph&) { return 0; }
+size_t fast_scratch_bytes(const Node& node, const Graph& graph) {
+    auto shape = [&](int k) { return graph.nodes()[node.in[k]].shape; };
+    switch (node.op) {
+    case Op::conv2d: return conv_scratch_bytes(ConvGeom(shape(0), shape(1), node.attrs.conv));
+    case Op::conv2d_grad_input: return conv_scratch_bytes(ConvGeom(node.shape, shape(1), node.attrs.conv));
+    case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(shape(1), node.shape, node.attrs.conv));
+    default: return 0;
+    }
+}
 
 }  // namespace kiln::cpu
