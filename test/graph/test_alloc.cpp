@@ -89,3 +89,46 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
         BOOST_TEST(std::isfinite(total));
     }
 }
+
+BOOST_AUTO_TEST_CASE(cnn_training_and_inference_allocate_nothing_after_compile) {
+    // Conv (im2col scratch) → BatchNorm (running statistics) → ReLU → MaxPool → AvgPool →
+    // residual add → global pool → Linear: every vision op's forward and backward.
+    const int64_t batch = 16;
+    Graph g(2);
+    auto x = g.input("x", {batch, 1, 12, 12});
+    auto y = g.input("y", {batch}, DType::i64);
+    auto c1 = g.conv2d(x, g.param("c1.weight", {4, 1, 3, 3}, std::vector<float>(36, 0.1f)), g.param("c1.bias", {4}, {0, 0, 0, 0}),
+                       {.pad_h = 1, .pad_w = 1});
+    auto count = g.buffer("bn.num_batches_tracked", Shape{}, DType::i64, {});
+    auto bn = g.batch_norm(c1, g.param("bn.weight", {4}, {1, 1, 1, 1}), g.param("bn.bias", {4}, {0, 0, 0, 0}),
+                           g.buffer("bn.running_mean", {4}, DType::f32, {}), g.buffer("bn.running_var", {4}, DType::f32, {}), count);
+    auto h = g.max_pool2d(g.relu(bn), {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2});
+    h = g.add(h, g.avg_pool2d(h, {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}));
+    auto logits = g.add(g.matmul(g.global_avg_pool2d(h), g.param("fc.weight", {3, 4}, std::vector<float>(12, 0.1f)), false, true),
+                        g.param("fc.bias", {3}, {0, 0, 0}));
+    CompileOptions o;
+    o.loss = g.cross_entropy(logits, y);
+    o.outputs = {logits};
+    o.optimizer = SGD{.lr = 0.01f, .momentum = 0.9f};
+    o.backend_options.threads = 2;
+    auto p = compile(g, o);
+
+    std::vector<float> xs(batch * 144), out(batch * 3);
+    std::vector<int64_t> ys(batch);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 17) / 17.0f;
+    for (int64_t i = 0; i < batch; ++i) ys[i] = i % 3;
+    const long before = allocations.load();
+    float total = 0;
+    for (int step = 0; step < 100; ++step) {
+        p->write_input(x, xs.data(), batch - step % 3);
+        p->write_input(y, ys.data(), batch - step % 3);
+        total += p->train_step(batch - step % 3);
+    }
+    for (int call = 0; call < 1000; ++call) {
+        p->forward(1 + call % batch);
+        p->read(logits, out.data());
+    }
+    const long during = allocations.load() - before;
+    BOOST_TEST(during == 0, during << " allocations in 100 CNN steps + 1000 calls");
+    BOOST_TEST(std::isfinite(total));
+}

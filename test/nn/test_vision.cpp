@@ -1,0 +1,240 @@
+// Vision layers against hand-worked values and PyTorch's documented semantics: conv2d, pooling
+// (output sizes, ceil_mode, count_include_pad, where the max-pool gradient goes), BatchNorm
+// (the course's worked example, running statistics, eval mode, momentum=None) and state names.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <ostream>
+#include <vector>
+
+#include "kiln/core/error.h"
+#include "kiln/graph/program.h"
+#include "kiln/nn/layers.h"
+
+using namespace kiln;
+
+namespace kiln {
+std::ostream& operator<<(std::ostream& o, const Shape& s) { return o << s.str(); }
+}  // namespace kiln
+
+namespace {
+
+std::unique_ptr<Program> run_forward(Graph& g, Value x, const std::vector<float>& xs, Value out, bool training) {
+    CompileOptions o;
+    o.outputs = {out};
+    auto p = compile(g, o);
+    p->write_input(x, xs.data(), g.shape(x)[0]);
+    p->forward(g.shape(x)[0], training);
+    return p;
+}
+
+std::vector<float> state(const Program& p, const std::string& name) {
+    const StateEntry* e = p.find_state(name);
+    BOOST_REQUIRE_MESSAGE(e, "no state entry " << name);
+    std::vector<float> v(e->bytes / sizeof(float));
+    p.read_state(*e, v.data());
+    return v;
+}
+
+void check_close(const std::vector<float>& got, const std::vector<double>& want, double tol) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+        BOOST_TEST(std::abs(got[i] - want[i]) <= tol, "element " << i << ": " << got[i] << " vs " << want[i]);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(vision)
+
+BOOST_AUTO_TEST_CASE(conv2d_hand_worked) {
+    // 3×3 input 1..9, a 2×2 kernel of ones and bias 0.5: each output is the sum of a 2×2 window.
+    Graph g;
+    Value x = g.input("x", {1, 1, 3, 3});
+    Value w = g.param("w", {1, 1, 2, 2}, {1, 1, 1, 1});
+    Value b = g.param("b", {1}, {0.5f});
+    Value y = g.conv2d(x, w, b);
+    BOOST_TEST(g.shape(y) == (Shape{1, 1, 2, 2}));
+    auto p = run_forward(g, x, {1, 2, 3, 4, 5, 6, 7, 8, 9}, y, false);
+    check_close(p->read(y), {12.5, 16.5, 24.5, 28.5}, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(conv2d_output_sizes_follow_pytorch) {
+    Graph g(1);
+    Value x = g.input("x", {2, 3, 28, 28});
+    BOOST_TEST(g.shape(nn::conv2d(g, "a", x, 6, {.kernel = 5, .padding = 2})) == (Shape{2, 6, 28, 28}));
+    BOOST_TEST(g.shape(nn::conv2d(g, "b", x, 4, {.kernel = 3, .padding = nn::same})) == (Shape{2, 4, 28, 28}));
+    BOOST_TEST(g.shape(nn::conv2d(g, "c", x, 4, {.kernel = 3, .padding = nn::valid})) == (Shape{2, 4, 26, 26}));
+    // floor((28 + 2·1 − 2·(3−1) − 1) / 2) + 1 = 13
+    BOOST_TEST(g.shape(nn::conv2d(g, "d", x, 4, {.kernel = 3, .stride = 2, .padding = 1, .dilation = 2})) == (Shape{2, 4, 13, 13}));
+    BOOST_TEST(g.shape(nn::conv2d(g, "e", x, 4, {.kernel = {3, 1}, .stride = {1, 2}})) == (Shape{2, 4, 26, 14}));
+    BOOST_TEST(g.node(g.find("a.weight")).shape == (Shape{6, 3, 5, 5}));
+    BOOST_TEST(g.node(g.find("a.bias")).shape == (Shape{6}));
+}
+
+BOOST_AUTO_TEST_CASE(conv2d_errors_name_the_shapes) {
+    Graph g(1);
+    Value x = g.input("x", {2, 3, 8, 8});
+    Value w = g.param("w", {4, 2, 3, 3}, {});
+    try {
+        g.conv2d(x, w, Value{});
+        BOOST_FAIL("conv2d accepted a weight for 2 input channels on a 3-channel input");
+    } catch (const Error& e) {
+        BOOST_TEST(std::string(e.what()).find("[4, 2, 3, 3]") != std::string::npos, e.what());
+        BOOST_TEST(std::string(e.what()).find("[2, 3, 8, 8]") != std::string::npos, e.what());
+    }
+    BOOST_CHECK_THROW(nn::conv2d(g, "s", x, 4, {.kernel = 3, .stride = 2, .padding = nn::same}), Error);
+    BOOST_CHECK_THROW(nn::conv2d(g, "k", x, 4, {.kernel = 9}), Error);
+}
+
+BOOST_AUTO_TEST_CASE(pool_output_sizes_and_ceil_mode) {
+    Graph g;
+    Value x = g.input("x", {1, 1, 5, 5});
+    BOOST_TEST(g.shape(nn::max_pool2d(g, x, 2)) == (Shape{1, 1, 2, 2}));
+    BOOST_TEST(g.shape(nn::max_pool2d(g, x, 2, {.ceil_mode = true})) == (Shape{1, 1, 3, 3}));
+    BOOST_TEST(g.shape(nn::max_pool2d(g, x, 3, {.stride = 1, .padding = 1})) == (Shape{1, 1, 5, 5}));
+    // ceil_mode: ceil((6 + 2 − 3) / 2) + 1 = 4 windows where floor gives 3 ...
+    Value x6 = g.input("x6", {1, 1, 6, 6});
+    BOOST_TEST(g.shape(nn::avg_pool2d(g, x6, 3, {.stride = 2, .padding = 1})) == (Shape{1, 1, 3, 3}));
+    BOOST_TEST(g.shape(nn::avg_pool2d(g, x6, 3, {.stride = 2, .padding = 1, .ceil_mode = true})) == (Shape{1, 1, 4, 4}));
+    // ... but a last window that would start in the right padding is dropped: ceil((5 + 2 − 2) / 2)
+    // + 1 = 4, and window 4 would start at 3·2 − 1 = 5, past the input, so PyTorch keeps 3.
+    BOOST_TEST(g.shape(nn::max_pool2d(g, x, 2, {.padding = 1, .ceil_mode = true})) == (Shape{1, 1, 3, 3}));
+    BOOST_CHECK_THROW(nn::max_pool2d(g, x, 2, {.padding = 2}), Error);  // padding > kernel / 2
+}
+
+BOOST_AUTO_TEST_CASE(max_pool_values_and_gradient_to_the_first_maximum) {
+    Graph g;
+    Value x = g.param("x", {1, 1, 2, 4}, {1, 3, 5, 5,
+                                           3, 2, 5, 4});
+    Value y = nn::max_pool2d(g, x, 2);
+    CompileOptions o;
+    o.loss = g.sum(g.mul(y, g.param("w", {1, 1, 1, 2}, {1, 10})));
+    o.outputs = {y};
+    o.gradients = {x};
+    auto p = compile(g, o);
+    p->train_step(1);
+    check_close(p->read(y), {3, 5}, 0);
+    // Ties: the first maximum in row-major order takes the gradient (3 at (0,1), 5 at (0,2)).
+    check_close(p->read(p->grad(x)), {0, 1, 10, 0, 0, 0, 0, 0}, 0);
+}
+
+BOOST_AUTO_TEST_CASE(avg_pool_count_include_pad) {
+    Graph g;
+    Value x = g.input("x", {1, 1, 3, 3});
+    Value with = nn::avg_pool2d(g, x, 3, {.stride = 1, .padding = 1});
+    Value without = nn::avg_pool2d(g, x, 3, {.stride = 1, .padding = 1, .count_include_pad = false});
+    CompileOptions o;
+    o.outputs = {with, without};
+    auto p = compile(g, o);
+    std::vector<float> ones(9, 1.0f);
+    p->write_input(x, ones.data(), 1);
+    p->forward(1);
+    // A corner window holds 4 real values of the 9: 4/9 counting the padding, 1 without.
+    check_close(p->read(with), {4 / 9., 6 / 9., 4 / 9., 6 / 9., 1, 6 / 9., 4 / 9., 6 / 9., 4 / 9.}, 1e-6);
+    check_close(p->read(without), {1, 1, 1, 1, 1, 1, 1, 1, 1}, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(global_avg_pool_is_the_plane_mean) {
+    Graph g;
+    Value x = g.input("x", {1, 2, 2, 2});
+    Value y = g.global_avg_pool2d(x);
+    BOOST_TEST(g.shape(y) == (Shape{1, 2}));
+    auto p = run_forward(g, x, {1, 2, 3, 4, 10, 20, 30, 40}, y, false);
+    check_close(p->read(y), {2.5, 25}, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_course_example) {
+    // The course's example: BatchNorm1d(3) on [[0,1,2],[3,4,5],[6,7,8]] in training mode.
+    Graph g;
+    Value x = g.input("x", {3, 3});
+    Value y = nn::batch_norm(g, "bn", x);
+    auto p = run_forward(g, x, {0, 1, 2, 3, 4, 5, 6, 7, 8}, y, true);
+    const double z = 3 / std::sqrt(6.0 + 1e-5);  // (x − mean) / sqrt(biased var + eps), var = 6
+    check_close(p->read(y), {-z, -z, -z, 0, 0, 0, z, z, z}, 1e-5);
+    BOOST_TEST(std::abs(z - 1.2247) < 1e-4);
+    check_close(state(*p, "bn.running_mean"), {0.3, 0.4, 0.5}, 1e-6);
+    check_close(state(*p, "bn.running_var"), {0.9 + 0.1 * 9, 1.8, 1.8}, 1e-6);  // unbiased var 9
+    const StateEntry* n = p->find_state("bn.num_batches_tracked");
+    BOOST_REQUIRE(n);
+    BOOST_TEST((n->dtype == DType::i64));
+    int64_t count = 0;
+    p->read_state(*n, &count);
+    BOOST_TEST(count == 1);
+
+    // Eval mode normalises with the running statistics and leaves them alone.
+    std::vector<float> xs{0, 1, 2, 3, 4, 5, 6, 7, 8};
+    p->write_input(x, xs.data(), 3);
+    p->forward(3, false);
+    std::vector<double> want;
+    const double rm[] = {0.3, 0.4, 0.5};
+    for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 3; ++c) want.push_back((xs[r * 3 + c] - rm[c]) / std::sqrt(1.8 + 1e-5));
+    check_close(p->read(y), want, 1e-5);
+    check_close(state(*p, "bn.running_mean"), {0.3, 0.4, 0.5}, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_state_names_follow_pytorch) {
+    Graph g;
+    Value x = g.input("x", {4, 2, 3, 3});
+    nn::batch_norm(g, "conv1.1", x);
+    nn::batch_norm(g, "plain", x, {.affine = false, .track_running_stats = false});
+    for (const char* name : {"conv1.1.weight", "conv1.1.bias", "conv1.1.running_mean", "conv1.1.running_var", "conv1.1.num_batches_tracked"})
+        BOOST_TEST(bool(g.find(name)), name);
+    BOOST_TEST(!g.find("plain.weight"));
+    BOOST_TEST(!g.find("plain.running_mean"));
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_momentum_none_is_a_cumulative_average) {
+    Graph g;
+    Value x = g.input("x", {2, 1});
+    Value y = nn::batch_norm(g, "bn", x, {.cumulative = true});
+    CompileOptions o;
+    o.outputs = {y};
+    auto p = compile(g, o);
+    const float a[] = {1, 3}, b[] = {10, 20};  // means 2 and 15, unbiased variances 2 and 50
+    p->write_input(x, a, 2);
+    p->forward(2, true);
+    p->write_input(x, b, 2);
+    p->forward(2, true);
+    // Cumulative average of the batch statistics, starting from the initial (0, 1) replaced at once.
+    check_close(state(*p, "bn.running_mean"), {(2 + 15) / 2.0}, 1e-5);
+    check_close(state(*p, "bn.running_var"), {(2 + 50) / 2.0}, 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_without_running_stats_uses_the_batch_in_eval) {
+    Graph g;
+    Value x = g.input("x", {2, 1});
+    Value y = nn::batch_norm(g, "bn", x, {.affine = false, .track_running_stats = false});
+    auto p = run_forward(g, x, {1, 3}, y, false);
+    check_close(p->read(y), {-1 / std::sqrt(1 + 1e-5), 1 / std::sqrt(1 + 1e-5)}, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(batch_norm_trains_in_a_cnn) {
+    // Conv → BN → ReLU → global pool → Linear learns to tell bright from dark images.
+    Graph g(3);
+    const int64_t n = 16;
+    Value x = g.input("x", {n, 1, 6, 6});
+    Value labels = g.input("y", {n}, DType::i64);
+    Value h = g.relu(nn::batch_norm(g, "bn", nn::conv2d(g, "conv", x, 4, {.kernel = 3, .padding = 1, .bias = false})));
+    Value logits = nn::linear(g, "fc", g.global_avg_pool2d(h), 2);
+    CompileOptions o;
+    o.loss = g.cross_entropy(logits, labels);
+    o.optimizer = SGD{.lr = 0.1f, .momentum = 0.9f};
+    auto p = compile(g, o);
+    std::vector<float> xs(n * 36);
+    std::vector<int64_t> ys(n);
+    Generator rng(5);
+    for (int64_t i = 0; i < n; ++i) {
+        ys[i] = i % 2;
+        for (int k = 0; k < 36; ++k) xs[i * 36 + k] = rng.uniform(0, 0.5f) + (ys[i] ? 0.5f : 0.0f);
+    }
+    p->write_input(x, xs.data(), n);
+    p->write_input(labels, ys.data(), n);
+    const float first = p->train_step(n);
+    float last = first;
+    for (int step = 0; step < 60; ++step) last = p->train_step(n);
+    BOOST_TEST(last < 0.2f * first, "loss " << first << " → " << last);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
