@@ -109,7 +109,7 @@ public:
     std::string help() const {
         std::string h = usage() + "\n\n" + summary_ + "\n";
         auto line = [&h](const std::string& left, const std::string& text) {
-            h += "  " + left + std::string(left.size() < 20 ? 20 - left.size() : 1, ' ') + text + "\n";
+            h += "  " + left + std::string(left.size() < 22 ? 22 - left.size() : 1, ' ') + text + "\n";
         };
         if (!positionals_.empty()) h += "\narguments:\n";
         for (const Item& p : positionals_) line("<" + p.name + ">", p.help);

@@ -167,8 +167,9 @@ image::Image to_picture(const kiln_array& s, const std::string& what) {
     img.height = s.shape[s.rank - 2], img.width = s.shape[s.rank - 1];
     const auto* v = static_cast<const float*>(s.data);
     const size_t plane = size_t(img.height * img.width), n = plane * size_t(img.channels);
-    const auto [lo, hi] = std::minmax_element(v, v + n);
     img.pixels.resize(n);
+    if (n == 0) return img;
+    const auto [lo, hi] = std::minmax_element(v, v + n);
     for (size_t c = 0; c < size_t(img.channels); ++c)
         for (size_t i = 0; i < plane; ++i) {
             const float x = *hi > *lo ? (v[c * plane + i] - *lo) / (*hi - *lo) : 0.5f;
@@ -197,8 +198,8 @@ int grid_command(int argc, char** argv) {
         .option("out", "FILE.png", "the PNG to write", Required::yes)
         .option("n", "N", "number of samples", "9")
         .option("cols", "C", "samples per row (default: the square root of N, rounded up)")
-        .option("seed", "S", "which samples (and their augmentation)", "42")
-        .option("transform", "PIPELINE", "e.g. \"random_crop=28,padding=4;random_horizontal_flip\"")
+        .option("seed", "S", "picks the samples and seeds their augmentation", "42")
+        .option("transform", "PIPELINE", "transforms applied first, e.g. \"random_crop=28,padding=4;random_horizontal_flip\"")
         .option("scale", "K", "each pixel drawn K×K (default: images about 96 pixels high)");
     const Args a = cmd.parse(argc, argv, 2);
     if (a.help) return print(cmd.help());
@@ -229,7 +230,7 @@ int grid_command(int argc, char** argv) {
         cells.push_back({index, label_text(ds, label), to_picture(s, "sample " + std::to_string(index))});
         max_h = std::max(max_h, cells.back().picture.height), max_w = std::max(max_w, cells.back().picture.width);
     }
-    const int scale = a.given("scale") ? int(a.integer("scale", 1, 64)) : int(std::max<int64_t>(1, 96 / std::max(max_h, max_w)));
+    const int scale = a.given("scale") ? int(a.integer("scale", 1, 64)) : int(std::max<int64_t>(1, 96 / std::max({int64_t(1), max_h, max_w})));
 
     // Each cell is as wide as the widest image or label; images are centred, labels under them.
     constexpr int64_t pad = 6, label_gap = 2;
