@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# install_test.sh BUILD_DIR PREFIX LIBDIR INCLUDEDIR CUDA(yes|no)
+# install_test.sh BUILD_DIR PREFIX LIBDIR INCLUDEDIR CUDA(yes|no) SOURCE_DIR
 # meson install --destdir into a temporary folder; then, using only what was installed:
 #   1. every installed header compiles on its own (the public headers are self-contained and
 #      include only installed headers);
 #   2. a small program builds with `pkg-config --cflags --libs kiln` and runs;
-#   3. the CUDA backend module sits in <libdir>/kiln/ when it was built.
+#   3. the CUDA backend module sits in <libdir>/kiln/ when it was built;
+#   4. the out-of-tree plugin example (examples/plugins/) builds as its README says, exports only
+#      kiln_plugin_entry, and a program against the installed libkiln (csv_plugin_check.cpp) loads
+#      it from KILN_PLUGIN_PATH through PluginRegistry and checks what it reads.
 set -euo pipefail
-build=$1 prefix=$2 libdir=$3 includedir=$4 cuda=$5
+build=$1 prefix=$2 libdir=$3 includedir=$4 cuda=$5 source=$6
 cxx=${KILN_TEST_CXX:-c++}
 meson=${KILN_TEST_MESON:-meson}
 # libdir/includedir may be given relative to the prefix.
@@ -80,4 +83,18 @@ if [ "$cuda" = yes ]; then
     [ -f "$module" ] || { echo "FAIL: $libdir/kiln/libkiln-cuda.so was not installed"; exit 1; }
     echo "--- installed $libdir/kiln/libkiln-cuda.so"
 fi
+
+# 4. The plugin example, built on its own against the installed kiln.
+plugin_build=$work/csv-plugin
+CXX=$cxx $meson setup "$plugin_build" "$source/examples/plugins" >"$work/plugin.log" 2>&1 &&
+    $meson compile -C "$plugin_build" >>"$work/plugin.log" 2>&1 || {
+    cat "$work/plugin.log"; echo "FAIL: examples/plugins does not build against the installed kiln"; exit 1; }
+exports=$(nm -D --defined-only "$plugin_build/kiln-csv.so" | awk '{print $NF}')
+[ "$exports" = kiln_plugin_entry ] || {
+    printf 'FAIL: kiln-csv.so exports more than kiln_plugin_entry:\n%s\n' "$exports"; exit 1; }
+echo "--- built examples/plugins/kiln-csv.so against the installed kiln"
+# shellcheck disable=SC2086
+$cxx -std=c++20 $cflags "$source/test/install/csv_plugin_check.cpp" -o "$work/csv_plugin_check" $libs
+mkdir -p "$work/csv"
+KILN_PLUGIN_PATH=$plugin_build LD_LIBRARY_PATH=$dest$libdir "$work/csv_plugin_check" "$work/csv"
 exit "$failed"
