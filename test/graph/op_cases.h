@@ -87,9 +87,12 @@ inline std::vector<OpCase> op_cases() {
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}, {.stride_h = 2, .stride_w = 3, .pad_h = 1, .pad_w = 0}); }},
         {"conv2d_dilation", {{1, 2, 7, 7}, {2, 2, 3, 3}, {2}}, {{2, 4, 19, 17}, {5, 4, 3, 3}, {5}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2}); }},
-        // Large enough for the fast path to take two chunks of images (see conv_chunk).
-        {"conv2d_chunks", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 16, 64, 64}, {16, 16, 3, 3}, {16}},
+        // Many images per thread, each thread summing its own weight-gradient partial.
+        {"conv2d_many_images", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 16, 64, 64}, {16, 16, 3, 3}, {16}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p.size() > 2 ? p[2] : Value{}, {.pad_h = 1, .pad_w = 1}); }},
+        // One image: fewer images than threads, so the fast path splits the GEMM instead.
+        {"conv2d_one_image", {{1, 2, 5, 4}, {3, 2, 3, 3}, {3}}, {{1, 8, 15, 15}, {12, 8, 3, 3}, {12}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
         {"conv2d_1x1", {{2, 3, 4, 4}, {2, 3, 1, 1}}, {{4, 16, 7, 7}, {32, 16, 1, 1}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}); }},
         {"max_pool2d", {{2, 2, 6, 6}}, {{3, 5, 28, 28}}, [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},

@@ -156,14 +156,46 @@ KILN_HD int64_t pool_argmax(const float* plane, int64_t w, const PoolWindow& win
     return best;
 }
 
+// The common MaxPool2d(2): 2×2 windows, stride 2, no padding. The argmax of one window, with
+// pool_argmax's rule (first maximum in row-major order, NaN winning), as an offset from its corner.
+KILN_HD bool is_plain_2x2(const Pool2dAttrs& a) {
+    return a.kernel_h == 2 && a.kernel_w == 2 && a.stride_h == 2 && a.stride_w == 2 && a.pad_h == 0 && a.pad_w == 0;
+}
+KILN_HD int64_t argmax_2x2(const float* corner, int64_t w) {
+    const int64_t offsets[4] = {0, 1, w, w + 1};
+    int64_t best = 0;
+    for (int k = 0; k < 4; ++k) {
+        const float v = corner[offsets[k]];
+        if (v != v) return offsets[k];
+        if (k > 0 && v > corner[best]) best = offsets[k];
+    }
+    return best;
+}
+
 // max_pool2d / avg_pool2d (forward and backward) on one [h, w] plane of x.
 KILN_HD void max_pool_plane(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, float* y, int64_t oh, int64_t ow) {
+    if (is_plain_2x2(a)) {
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                const float* corner = x + 2 * r * w + 2 * q;
+                y[r * ow + q] = corner[argmax_2x2(corner, w)];
+            }
+        return;
+    }
     for (int64_t r = 0; r < oh; ++r)
         for (int64_t q = 0; q < ow; ++q) y[r * ow + q] = x[pool_argmax(x, w, PoolWindow(a, h, w, r, q))];
 }
 KILN_HD void max_pool_grad_plane(const Pool2dAttrs& a, const float* dy, const float* x, int64_t h, int64_t w,
                                  float* dx, int64_t oh, int64_t ow) {
     for (int64_t i = 0; i < h * w; ++i) dx[i] = 0;
+    if (is_plain_2x2(a)) {  // windows do not overlap: each dy lands once
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                const int64_t corner = 2 * r * w + 2 * q;
+                dx[corner + argmax_2x2(x + corner, w)] = dy[r * ow + q];
+            }
+        return;
+    }
     for (int64_t r = 0; r < oh; ++r)
         for (int64_t q = 0; q < ow; ++q) dx[pool_argmax(x, w, PoolWindow(a, h, w, r, q))] += dy[r * ow + q];
 }

@@ -1,6 +1,8 @@
 #include "kiln/graph/program.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "kiln/core/error.h"
@@ -257,8 +259,44 @@ void Program::run_steps(int begin, int end, int64_t n) {
         KernelCall call{nd.op, &nd.attrs, {}, {}, nd.n_in, scratch_[s], &info_};
         if (nd.has_output) call.out = ref(id, n);
         for (int k = 0; k < nd.n_in; ++k) call.in[k] = ref(nd.in[k], n);
+        if (!profiling_) {
+            backend_->run(call);
+            continue;
+        }
+        const auto t0 = std::chrono::steady_clock::now();
         backend_->run(call);
+        backend_->synchronize();
+        step_seconds_[s] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
+}
+
+void Program::set_profiling(bool on) {
+    profiling_ = on;
+    step_seconds_.assign(schedule_.size(), 0.0);
+}
+
+std::string Program::profile_report() const {
+    std::vector<double> by_op(op_count, 0.0);
+    std::vector<int> steps(op_count, 0);
+    double total = 0;
+    for (size_t s = 0; s < step_seconds_.size(); ++s) {
+        const int op = static_cast<int>(graph_.nodes()[schedule_[s]].op);
+        by_op[op] += step_seconds_[s];
+        ++steps[op];
+        total += step_seconds_[s];
+    }
+    std::vector<int> order;
+    for (int op = 0; op < op_count; ++op)
+        if (steps[op]) order.push_back(op);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return by_op[a] > by_op[b]; });
+    std::string out;
+    char line[160];
+    for (int op : order) {
+        std::snprintf(line, sizeof line, "%-22s %5.1f %%  %10.1f ms  (%d steps)\n", op_name(static_cast<Op>(op)),
+                      total > 0 ? 100 * by_op[op] / total : 0.0, 1e3 * by_op[op], steps[op]);
+        out += line;
+    }
+    return out;
 }
 
 static void check_batch(int64_t n, int64_t batch) {

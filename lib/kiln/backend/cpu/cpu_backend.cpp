@@ -21,7 +21,7 @@ public:
     }
 
     size_t scratch_bytes(const Node& node, const Graph& graph) const override {
-        return reference_ ? reference_scratch_bytes(node, graph) : fast_scratch_bytes(node, graph);
+        return reference_ ? reference_scratch_bytes(node, graph) : fast_scratch_bytes(node, graph, pool_.size());
     }
 
     void* allocate(size_t bytes) override {

@@ -396,4 +396,17 @@ void Gemm::operator()(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
         impl_->pool.run(work);
 }
 
+void Gemm::serial(int thread, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+    assert(m >= 0 && n >= 0 && k >= 0 && thread >= 0 && thread < impl_->pool.size());
+    assert(ldc >= n && lda >= (trans_a ? m : k) && ldb >= (trans_b ? k : n));
+    if (m == 0 || n == 0) return;
+    const Problem p{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+    if (k == 0) return scale_c(p);
+    if (use_dot_path(p))
+        dot_rect(p, 0, m, 0, n);
+    else
+        impl_->rect(p, thread, 0, m, 0, n);
+}
+
 }  // namespace kiln::cpu

@@ -32,6 +32,11 @@ public:
     void operator()(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                     int64_t ldc);
+    // The same product on the calling thread alone, with the packing buffers of pool thread
+    // `thread`: for kernels that split their work over the pool themselves (each task passing its
+    // own index). Same arithmetic, so the same bits, as operator().
+    void serial(int thread, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 private:
     struct Impl;

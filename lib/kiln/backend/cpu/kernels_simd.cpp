@@ -248,16 +248,26 @@ void adam_update(const KernelCall& c, Context& ctx) {
     parallel_elements(ctx, c.in[0].numel(), [&](int64_t i) { adam_element(a, st, p[i], grad[i], m[i], v[i]); });
 }
 
-// --- conv2d as im2col + GEMM, a chunk of images at a time ---
-// col [K, B·P]: column b·P + p holds the K = C·kh·kw inputs of output position p of image b of the
-// chunk; t [O, B·P] holds the chunk's outputs (or output gradients) in the same column order, so
-// one GEMM covers the whole chunk. Both live in the node's scratch; the chunk size depends only
-// on the compiled geometry.
-constexpr int64_t conv_scratch_floats = int64_t(1) << 22;  // 16 MiB
+// --- conv2d as im2col + GEMM ---
+// im2col lays out the K = C·kh·kw inputs of each output position as a column; a GEMM with the
+// weight [O, K] then gives all outputs. Two ways to cut the work, chosen per call:
+// - per image, when there are at least as many images as threads: each thread takes whole
+//   images with its own column buffer [K, P] (it stays in that core's cache) and single-threaded
+//   GEMMs straight into the image's output; the weight gradient sums per-thread partials in
+//   thread order;
+// - in chunks of B images otherwise (batch 1): columns [K, B·P] for the chunk and one threaded
+//   GEMM into t [O, B·P], then back to NCHW.
+// The scratch holds whichever of the two is larger; its size depends on the compiled geometry
+// and the thread count only.
+constexpr int64_t conv_chunk_floats = int64_t(1) << 22;  // 16 MiB
 int64_t conv_chunk(const ConvGeom& g) {
-    return std::clamp<int64_t>(conv_scratch_floats / ((g.k() + g.o) * g.p()), 1, std::max<int64_t>(g.n, 1));
+    return std::clamp<int64_t>(conv_chunk_floats / ((g.k() + g.o) * g.p()), 1, std::max<int64_t>(g.n, 1));
 }
-size_t conv_scratch_bytes(const ConvGeom& g) { return size_t(conv_chunk(g) * (g.k() + g.o) * g.p()) * sizeof(float); }
+size_t conv_scratch_bytes(const ConvGeom& g, int threads) {
+    const int64_t per_image = threads * (g.k() * g.p() + g.o * g.k());
+    const int64_t chunked = std::min<int64_t>(conv_chunk(g), threads) * (g.k() + g.o) * g.p();
+    return size_t(std::max(per_image, chunked)) * sizeof(float);
+}
 
 // Output columns q whose tap j reads inside the row: [q_lo, q_hi).
 std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
@@ -268,57 +278,61 @@ std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
     return {std::min(lo, hi), hi};
 }
 
-void im2col(Context& ctx, const ConvGeom& g, const float* x, int64_t b0, int64_t nb, float* col) {
+// Rows [r0, r1) of the columns of images [b0, b0 + nb): col [K, nb·P].
+void im2col_rows(const ConvGeom& g, const float* x, int64_t b0, int64_t nb, int64_t r0, int64_t r1, float* col) {
     const int64_t p = g.p(), bp = nb * p;
-    ctx.pool.parallel_for(g.k(), 1, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const int64_t ch = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
-            const auto [lo, hi] = valid_columns(g, j);
-            const int64_t off = j * g.a.dil_w - g.a.pad_w;
-            for (int64_t b = 0; b < nb; ++b) {
-                const float* plane = x + ((b0 + b) * g.c + ch) * g.h * g.w;
-                for (int64_t y = 0; y < g.oh; ++y) {
-                    float* out = col + r * bp + b * p + y * g.ow;
-                    const int64_t yy = g.in_y(y, i);
-                    if (yy < 0 || yy >= g.h) {
-                        std::fill(out, out + g.ow, 0.0f);
-                        continue;
-                    }
-                    const float* row = plane + yy * g.w + off;
-                    std::fill(out, out + lo, 0.0f);
-                    if (g.a.stride_w == 1) std::copy(row + lo, row + hi, out + lo);
-                    else for (int64_t q = lo; q < hi; ++q) out[q] = row[q * g.a.stride_w];
-                    std::fill(out + hi, out + g.ow, 0.0f);
+    for (int64_t r = r0; r < r1; ++r) {
+        const int64_t ch = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+        const auto [lo, hi] = valid_columns(g, j);
+        const int64_t off = j * g.a.dil_w - g.a.pad_w;
+        for (int64_t b = 0; b < nb; ++b) {
+            const float* plane = x + ((b0 + b) * g.c + ch) * g.h * g.w;
+            for (int64_t y = 0; y < g.oh; ++y) {
+                float* out = col + r * bp + b * p + y * g.ow;
+                const int64_t yy = g.in_y(y, i);
+                if (yy < 0 || yy >= g.h) {
+                    std::fill(out, out + g.ow, 0.0f);
+                    continue;
                 }
+                const float* row = plane + yy * g.w + off;
+                std::fill(out, out + lo, 0.0f);
+                if (g.a.stride_w == 1) std::copy(row + lo, row + hi, out + lo);
+                else for (int64_t q = lo; q < hi; ++q) out[q] = row[q * g.a.stride_w];
+                std::fill(out + hi, out + g.ow, 0.0f);
             }
         }
-    });
+    }
 }
 
-// dx (the chunk's images) = the sum of every column entry back at the input it was taken from.
-// Each thread owns whole channels, and each element sums its taps in a fixed order.
-void col2im(Context& ctx, const ConvGeom& g, const float* col, int64_t b0, int64_t nb, float* dx) {
+// Channels [c0, c1) of dx (images [b0, b0 + nb)) = the sum of every column entry back at the
+// input it was taken from, each element summing its taps in a fixed order.
+void col2im_channels(const ConvGeom& g, const float* col, int64_t b0, int64_t nb, int64_t c0, int64_t c1, float* dx) {
     const int64_t p = g.p(), bp = nb * p;
-    ctx.pool.parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) {
-        for (int64_t ch = c0; ch < c1; ++ch)
-            for (int64_t b = 0; b < nb; ++b) {
-                float* plane = dx + ((b0 + b) * g.c + ch) * g.h * g.w;
-                std::fill(plane, plane + g.h * g.w, 0.0f);
-                for (int64_t i = 0; i < g.kh; ++i)
-                    for (int64_t j = 0; j < g.kw; ++j) {
-                        const int64_t r = (ch * g.kh + i) * g.kw + j;
-                        const auto [lo, hi] = valid_columns(g, j);
-                        const int64_t off = j * g.a.dil_w - g.a.pad_w;
-                        for (int64_t y = 0; y < g.oh; ++y) {
-                            const int64_t yy = g.in_y(y, i);
-                            if (yy < 0 || yy >= g.h) continue;
-                            const float* in = col + r * bp + b * p + y * g.ow;
-                            float* row = plane + yy * g.w + off;
-                            for (int64_t q = lo; q < hi; ++q) row[q * g.a.stride_w] += in[q];
-                        }
+    for (int64_t ch = c0; ch < c1; ++ch)
+        for (int64_t b = 0; b < nb; ++b) {
+            float* plane = dx + ((b0 + b) * g.c + ch) * g.h * g.w;
+            std::fill(plane, plane + g.h * g.w, 0.0f);
+            for (int64_t i = 0; i < g.kh; ++i)
+                for (int64_t j = 0; j < g.kw; ++j) {
+                    const int64_t r = (ch * g.kh + i) * g.kw + j;
+                    const auto [lo, hi] = valid_columns(g, j);
+                    const int64_t off = j * g.a.dil_w - g.a.pad_w;
+                    for (int64_t y = 0; y < g.oh; ++y) {
+                        const int64_t yy = g.in_y(y, i);
+                        if (yy < 0 || yy >= g.h) continue;
+                        const float* in = col + r * bp + b * p + y * g.ow;
+                        float* row = plane + yy * g.w + off;
+                        for (int64_t q = lo; q < hi; ++q) row[q * g.a.stride_w] += in[q];
                     }
-            }
-    });
+                }
+        }
+}
+
+void im2col(Context& ctx, const ConvGeom& g, const float* x, int64_t b0, int64_t nb, float* col) {
+    ctx.pool.parallel_for(g.k(), 1, [&](int64_t r0, int64_t r1) { im2col_rows(g, x, b0, nb, r0, r1, col); });
+}
+void col2im(Context& ctx, const ConvGeom& g, const float* col, int64_t b0, int64_t nb, float* dx) {
+    ctx.pool.parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) { col2im_channels(g, col, b0, nb, c0, c1, dx); });
 }
 
 // t[o][b·P + p] = y[b0 + b][o][p], and back (adding the bias).
@@ -343,42 +357,120 @@ void columns_to_images(Context& ctx, const ConvGeom& g, const float* t, const fl
     });
 }
 
+// Runs f(thread, image) for every image, each thread taking a contiguous share.
+template <class F> void for_images(Context& ctx, int64_t n, F f) {
+    const int threads = ctx.pool.size();
+    ctx.pool.run([&](int t) {
+        for (int64_t b = n * t / threads; b < n * (t + 1) / threads; ++b) f(t, b);
+    });
+}
+
+// y = conv(x, w) + bias for geometry g (bias may be null), in conv_scratch_bytes(g) of scratch.
+void conv_forward(Context& ctx, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch) {
+    const int64_t k = g.k(), p = g.p();
+    if (g.n >= ctx.pool.size()) {
+        for_images(ctx, g.n, [&](int t, int64_t b) {
+            float* col = scratch + t * k * p;
+            float* out = y + b * g.o * p;
+            im2col_rows(g, x, b, 1, 0, k, col);
+            for (int64_t o = 0; bias && o < g.o; ++o) std::fill(out + o * p, out + (o + 1) * p, bias[o]);
+            ctx.gemm.serial(t, false, false, g.o, p, k, 1.0f, w, k, col, p, bias ? 1.0f : 0.0f, out, p);
+        });
+        return;
+    }
+    const int64_t chunk = std::min<int64_t>(conv_chunk(g), ctx.pool.size());
+    float* t = scratch + chunk * k * p;
+    for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * p;
+        im2col(ctx, g, x, b0, nb, scratch);
+        ctx.gemm(false, false, g.o, bp, k, 1.0f, w, k, scratch, bp, 0.0f, t, bp);
+        columns_to_images(ctx, g, t, bias, b0, nb, y);
+    }
+}
+
 void conv2d(const KernelCall& c, Context& ctx) {
     const ConvGeom g(c.in[0].shape, c.in[1].shape, c.attrs->conv);
-    const int64_t chunk = conv_chunk(g), k = g.k();
-    float* col = static_cast<float*>(c.scratch);
-    float* t = col + chunk * k * g.p();
-    for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
-        im2col(ctx, g, c.in[0].as<float>(), b0, nb, col);
-        ctx.gemm(false, false, g.o, bp, k, 1.0f, c.in[1].as<float>(), k, col, bp, 0.0f, t, bp);
-        columns_to_images(ctx, g, t, c.n_in > 2 ? c.in[2].as<float>() : nullptr, b0, nb, c.out.as<float>());
-    }
+    conv_forward(ctx, g, c.in[0].as<float>(), c.in[1].as<float>(), c.n_in > 2 ? c.in[2].as<float>() : nullptr, c.out.as<float>(),
+                 static_cast<float*>(c.scratch));
 }
 
-void conv2d_grad_input(const KernelCall& c, Context& ctx) {  // dcol = wᵀ · dy, then col2im
+// With stride 1, the input gradient is itself a convolution: dy (padded by dil·(k−1) − pad)
+// with the weight flipped in space and transposed to [C, O, kh, kw]. Its GEMMs contract over
+// O·kh·kw instead of O and write dx directly, with no col2im. The geometry of that convolution:
+bool grad_input_is_a_conv(const ConvGeom& g) {
+    return g.a.stride_h == 1 && g.a.stride_w == 1 && g.a.pad_h <= g.a.dil_h * (g.kh - 1) && g.a.pad_w <= g.a.dil_w * (g.kw - 1);
+}
+ConvGeom grad_input_geom(const ConvGeom& g) {
+    const Conv2dAttrs a{1, 1, int(g.a.dil_h * (g.kh - 1) - g.a.pad_h), int(g.a.dil_w * (g.kw - 1) - g.a.pad_w), g.a.dil_h, g.a.dil_w};
+    return ConvGeom(Shape{g.n, g.o, g.oh, g.ow}, Shape{g.c, g.o, g.kh, g.kw}, a);
+}
+size_t grad_input_scratch_bytes(const ConvGeom& g, int threads) {
+    if (!grad_input_is_a_conv(g)) return conv_scratch_bytes(g, threads);
+    return size_t(g.c * g.o * g.kh * g.kw) * sizeof(float) + conv_scratch_bytes(grad_input_geom(g), threads);
+}
+
+void conv2d_grad_input(const KernelCall& c, Context& ctx) {
     const ConvGeom g(c.out.shape, c.in[1].shape, c.attrs->conv);
-    const int64_t chunk = conv_chunk(g), k = g.k();
-    float* col = static_cast<float*>(c.scratch);
-    float* t = col + chunk * k * g.p();
+    const int64_t k = g.k(), p = g.p();
+    const float *dy = c.in[0].as<float>(), *w = c.in[1].as<float>();
+    float *dx = c.out.as<float>(), *scratch = static_cast<float*>(c.scratch);
+    if (grad_input_is_a_conv(g)) {
+        float* flipped = scratch;  // [C, O, kh, kw]
+        for (int64_t o = 0; o < g.o; ++o)
+            for (int64_t ch = 0; ch < g.c; ++ch)
+                for (int64_t i = 0; i < g.kh; ++i)
+                    for (int64_t j = 0; j < g.kw; ++j)
+                        flipped[((ch * g.o + o) * g.kh + g.kh - 1 - i) * g.kw + g.kw - 1 - j] = w[((o * g.c + ch) * g.kh + i) * g.kw + j];
+        conv_forward(ctx, grad_input_geom(g), dy, flipped, nullptr, dx, scratch + g.c * g.o * g.kh * g.kw);
+        return;
+    }
+    if (g.n >= ctx.pool.size()) {  // dcol = wᵀ · dy, then col2im
+        for_images(ctx, g.n, [&](int t, int64_t b) {
+            float* col = scratch + t * k * p;
+            ctx.gemm.serial(t, true, false, k, p, g.o, 1.0f, w, k, dy + b * g.o * p, p, 0.0f, col, p);
+            col2im_channels(g, col, b, 1, 0, g.c, dx);
+        });
+        return;
+    }
+    const int64_t chunk = std::min<int64_t>(conv_chunk(g), ctx.pool.size());
+    float* t = scratch + chunk * k * p;
     for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
-        images_to_columns(ctx, g, c.in[0].as<float>(), b0, nb, t);
-        ctx.gemm(true, false, k, bp, g.o, 1.0f, c.in[1].as<float>(), k, t, bp, 0.0f, col, bp);
-        col2im(ctx, g, col, b0, nb, c.out.as<float>());
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * p;
+        images_to_columns(ctx, g, dy, b0, nb, t);
+        ctx.gemm(true, false, k, bp, g.o, 1.0f, w, k, t, bp, 0.0f, scratch, bp);
+        col2im(ctx, g, scratch, b0, nb, dx);
     }
 }
 
-void conv2d_grad_weight(const KernelCall& c, Context& ctx) {  // dw = Σ over chunks of dy · colᵀ
+void conv2d_grad_weight(const KernelCall& c, Context& ctx) {  // dw = Σ over images of dy · colᵀ
     const ConvGeom g(c.in[1].shape, c.out.shape, c.attrs->conv);
-    const int64_t chunk = conv_chunk(g), k = g.k();
-    float* col = static_cast<float*>(c.scratch);
-    float* t = col + chunk * k * g.p();
+    const int64_t k = g.k(), p = g.p();
+    const float *dy = c.in[0].as<float>(), *x = c.in[1].as<float>();
+    float *dw = c.out.as<float>(), *scratch = static_cast<float*>(c.scratch);
+    const int threads = ctx.pool.size();
+    if (g.n >= threads) {
+        float* partial = scratch + threads * k * p;  // [threads][O·K]
+        for_images(ctx, g.n, [&](int t, int64_t b) {
+            float* col = scratch + t * k * p;
+            im2col_rows(g, x, b, 1, 0, k, col);
+            const bool first = b == g.n * t / threads;
+            ctx.gemm.serial(t, false, true, g.o, k, p, 1.0f, dy + b * g.o * p, p, col, p, first ? 0.0f : 1.0f,
+                            partial + t * g.o * k, k);
+        });
+        parallel_elements(ctx, g.o * k, [&](int64_t i) {
+            float s = partial[i];
+            for (int t = 1; t < threads; ++t) s += partial[t * g.o * k + i];
+            dw[i] = s;
+        });
+        return;
+    }
+    const int64_t chunk = std::min<int64_t>(conv_chunk(g), threads);
+    float* t = scratch + chunk * k * p;
     for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
-        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * g.p();
-        im2col(ctx, g, c.in[1].as<float>(), b0, nb, col);
-        images_to_columns(ctx, g, c.in[0].as<float>(), b0, nb, t);
-        ctx.gemm(false, true, g.o, k, bp, 1.0f, t, bp, col, bp, b0 == 0 ? 0.0f : 1.0f, c.out.as<float>(), k);
+        const int64_t nb = std::min(chunk, g.n - b0), bp = nb * p;
+        im2col(ctx, g, x, b0, nb, scratch);
+        images_to_columns(ctx, g, dy, b0, nb, t);
+        ctx.gemm(false, true, g.o, k, bp, 1.0f, t, bp, scratch, bp, b0 == 0 ? 0.0f : 1.0f, dw, k);
     }
 }
 
@@ -455,12 +547,23 @@ void bn_input_grad(const KernelCall& c, Context& ctx) {
                               c.out.as<float>());
     });
 }
+// Σ p[0..n) in vector lanes (a plane of a few thousand values), added up in double.
+double sum_floats(const float* p, int64_t n) {
+    int64_t i = 0;
+    double s = 0;
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+    Vec acc(0.0f);
+    for (; i + lanes <= n; i += lanes) acc += Vec::load_unaligned(p + i);
+    s = xsimd::hadd(acc);
+#endif
+    for (; i < n; ++i) s += p[i];
+    return s;
+}
 void channel_sum(const KernelCall& c, Context& ctx) {
     const BnGeom g(c.in[0].shape);
     for_channels(ctx, g, [&](int64_t ch) {
         double s = 0;
-        for (int64_t b = 0; b < g.n; ++b)
-            for (int64_t i = 0; i < g.inner; ++i) s += g.at(c.in[0].as<float>(), b, ch)[i];
+        for (int64_t b = 0; b < g.n; ++b) s += sum_floats(g.at(c.in[0].as<float>(), b, ch), g.inner);
         c.out.as<float>()[ch] = float(s);
     });
 }
@@ -485,12 +588,12 @@ constexpr std::array<Kernel, op_count> make_table() {
 
 const std::array<Kernel, op_count> fast_kernels = make_table();
 
-size_t fast_scratch_bytes(const Node& node, const Graph& graph) {
+size_t fast_scratch_bytes(const Node& node, const Graph& graph, int threads) {
     auto shape = [&](int k) { return graph.nodes()[node.in[k]].shape; };
     switch (node.op) {
-    case Op::conv2d: return conv_scratch_bytes(ConvGeom(shape(0), shape(1), node.attrs.conv));
-    case Op::conv2d_grad_input: return conv_scratch_bytes(ConvGeom(node.shape, shape(1), node.attrs.conv));
-    case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(shape(1), node.shape, node.attrs.conv));
+    case Op::conv2d: return conv_scratch_bytes(ConvGeom(shape(0), shape(1), node.attrs.conv), threads);
+    case Op::conv2d_grad_input: return grad_input_scratch_bytes(ConvGeom(node.shape, shape(1), node.attrs.conv), threads);
+    case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(shape(1), node.shape, node.attrs.conv), threads);
     default: return 0;
     }
 }

@@ -1,0 +1,90 @@
+#include "kiln/nn/models.h"
+
+#include "kiln/core/error.h"
+#include "kiln/nn/layers.h"
+
+namespace kiln::nn {
+
+namespace {
+
+void check_images(Graph& g, Value x, const char* model) {
+    if (g.shape(x).rank != 4)
+        fail(Errc::shape_mismatch, std::string(model) + ": needs images [N, C, H, W], got " + g.shape(x).str());
+}
+
+Value conv_block(Graph& g, const std::string& name, Value x, int64_t hidden) {
+    x = g.relu(conv2d(g, name + ".0", x, hidden, {.kernel = 3, .padding = 1}));
+    x = g.relu(conv2d(g, name + ".2", x, hidden, {.kernel = 3, .padding = 1}));
+    return max_pool2d(g, x, 2);
+}
+
+Value basic_block(Graph& g, const std::string& name, Value x, int64_t out_channels, int stride) {
+    const Shape in = g.shape(x);
+    Value h = conv2d(g, name + ".conv1.0", x, out_channels, {.kernel = 3, .stride = stride, .padding = 1, .bias = false});
+    h = g.relu(batch_norm(g, name + ".conv1.1", h));
+    h = conv2d(g, name + ".conv2.0", h, out_channels, {.kernel = 3, .padding = 1, .bias = false});
+    h = batch_norm(g, name + ".conv2.1", h);
+    Value shortcut = x;
+    if (stride != 1 || in[1] != out_channels) {
+        shortcut = conv2d(g, name + ".shortcut.0", x, out_channels, {.kernel = 3, .stride = stride, .padding = 1});
+        shortcut = batch_norm(g, name + ".shortcut.1", shortcut);
+    }
+    return g.relu(g.add(h, shortcut));
+}
+
+}  // namespace
+
+Value fmnist_linear(Graph& g, Value x, int64_t hidden_units, int64_t classes) {
+    Value h = linear(g, "layer_stack.1", g.flatten(x), hidden_units);
+    return linear(g, "layer_stack.2", h, classes);
+}
+
+Value fmnist_mlp(Graph& g, Value x, int64_t hidden_units, int64_t classes) {
+    Value h = g.relu(linear(g, "layer_stack.1", g.flatten(x), hidden_units));
+    return g.relu(linear(g, "layer_stack.3", h, classes));
+}
+
+Value tinyvgg(Graph& g, Value x, int64_t hidden_units, int64_t classes) {
+    check_images(g, x, "tinyvgg");
+    Value h = conv_block(g, "conv_block_1", x, hidden_units);
+    h = conv_block(g, "conv_block_2", h, hidden_units);
+    return linear(g, "classifier.1", g.flatten(h), classes);
+}
+
+Value lenet5(Graph& g, Value x, int64_t classes) {
+    check_images(g, x, "lenet5");
+    Value h = avg_pool2d(g, g.sigmoid(conv2d(g, "c1", x, 6, {.kernel = 5, .padding = 2})), 2);
+    h = avg_pool2d(g, g.sigmoid(conv2d(g, "c2", h, 16, {.kernel = 5})), 2);
+    h = g.sigmoid(linear(g, "f1", g.flatten(h), 120));
+    h = g.sigmoid(linear(g, "f2", h, 84));
+    return linear(g, "f3", h, classes);
+}
+
+Value resnet_mini(Graph& g, Value x, int64_t classes) {
+    check_images(g, x, "resnet_mini");
+    Value h = conv2d(g, "conv1.0", x, 16, {.kernel = 3, .padding = 1});
+    h = g.relu(batch_norm(g, "conv1.1", h));
+    h = max_pool2d(g, h, 3, {.stride = 1, .padding = 1});
+    h = basic_block(g, "block1.0", h, 16, 1);
+    h = basic_block(g, "block2.0", h, 32, 2);
+    h = basic_block(g, "block3.0", h, 64, 2);
+    return linear(g, "outlayer", g.global_avg_pool2d(h), classes);
+}
+
+const std::vector<std::string>& model_names() {
+    static const std::vector<std::string> names{"fmnist_linear", "fmnist_mlp", "tinyvgg", "lenet5", "resnet_mini"};
+    return names;
+}
+
+Value build_model(Graph& g, const std::string& name, Value x, int64_t classes, int64_t hidden_units) {
+    if (name == "fmnist_linear") return fmnist_linear(g, x, hidden_units, classes);
+    if (name == "fmnist_mlp") return fmnist_mlp(g, x, hidden_units, classes);
+    if (name == "tinyvgg") return tinyvgg(g, x, hidden_units, classes);
+    if (name == "lenet5") return lenet5(g, x, classes);
+    if (name == "resnet_mini") return resnet_mini(g, x, classes);
+    std::string known;
+    for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+    fail(Errc::invalid_argument, "unknown model '" + name + "' (known: " + known + ")");
+}
+
+}  // namespace kiln::nn
