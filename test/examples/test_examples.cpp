@@ -28,9 +28,11 @@ struct Run {
     }
 };
 
-Run run_example(const std::string& name, const std::string& out_dir) {
+// Runs an example with `args` (the others get --out DIR).
+Run run_example(const std::string& name, const std::string& out_dir, const std::string& args = "") {
     const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = std::string(wrapper ? wrapper : "") + " " + KILN_EXAMPLES_DIR + "/" + name + " --out '" + out_dir + "' 2>&1";
+    std::string cmd = std::string(wrapper ? wrapper : "") + " " + KILN_EXAMPLES_DIR + "/" + name + " " +
+                      (args.empty() ? "--out '" + out_dir + "'" : args) + " 2>&1";
     BOOST_REQUIRE_MESSAGE(std::filesystem::exists(std::string(KILN_EXAMPLES_DIR) + "/" + name),
                           name << " is not built in " << KILN_EXAMPLES_DIR);
     Run r;
@@ -90,4 +92,17 @@ BOOST_AUTO_TEST_CASE(blobs_are_classified) {
     Run r = run_example("blobs", out.path.string());
     BOOST_TEST(r.status == 0, r.output);
     BOOST_TEST(r.number("test_accuracy") >= 0.99);
+}
+
+BOOST_AUTO_TEST_CASE(tinyvgg_learns_a_slice_of_fashion_mnist) {
+    const char* data = "/usr/share/datasets/fashion-mnist";
+    if (!std::filesystem::exists(std::string(data) + "/train-images-idx3-ubyte.gz")) {
+        BOOST_TEST_MESSAGE("skipped: " << data << " is missing (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    // One epoch over 8,000 real training images, tested on 1,333 real test images (75 % here).
+    // Chance is 10 %.
+    Run r = run_example("fashion_mnist", "", "--model tinyvgg --epochs 1 --limit 8000 --data " + std::string(data));
+    BOOST_TEST(r.status == 0, r.output);
+    BOOST_TEST(r.number("best_test_accuracy") >= 0.6, r.output);
 }
