@@ -11,6 +11,7 @@
 #include "kiln/core/error.h"
 #include "kiln/graph/program.h"
 #include "kiln/nn/layers.h"
+#include "kiln/nn/models.h"
 
 using namespace kiln;
 
@@ -235,6 +236,84 @@ BOOST_AUTO_TEST_CASE(batch_norm_trains_in_a_cnn) {
     float last = first;
     for (int step = 0; step < 60; ++step) last = p->train_step(n);
     BOOST_TEST(last < 0.2f * first, "loss " << first << " → " << last);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(models)
+
+namespace {
+// "name shape" for every leaf of g that is a parameter or buffer, in creation order.
+std::vector<std::string> state_of(const Graph& g) {
+    std::vector<std::string> out;
+    for (const Node& n : g.nodes())
+        if (n.is_persistent()) out.push_back(n.name + " " + n.shape.str());
+    return out;
+}
+int64_t trainable(const Graph& g) {
+    int64_t count = 0;
+    for (const Node& n : g.nodes())
+        if (n.op == Op::param) count += n.shape.numel();
+    return count;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fmnist_linear_and_mlp_use_layer_stack_names) {
+    Graph g;
+    Value x = g.input("x", {4, 1, 28, 28});
+    BOOST_TEST(g.shape(nn::fmnist_linear(g, x)) == (Shape{4, 10}));
+    const std::vector<std::string> want{"layer_stack.1.weight [10, 784]", "layer_stack.1.bias [10]",
+                                        "layer_stack.2.weight [10, 10]", "layer_stack.2.bias [10]"};
+    BOOST_TEST(state_of(g) == want, boost::test_tools::per_element());
+    Graph m;
+    nn::fmnist_mlp(m, m.input("x", {4, 1, 28, 28}));
+    BOOST_TEST(bool(m.find("layer_stack.3.weight")));
+    BOOST_TEST(!m.find("layer_stack.2.weight"));  // index 2 is the ReLU
+}
+
+BOOST_AUTO_TEST_CASE(tinyvgg_names_and_shapes) {
+    Graph g;
+    Value x = g.input("x", {2, 1, 28, 28});
+    BOOST_TEST(g.shape(nn::tinyvgg(g, x, 10, 10)) == (Shape{2, 10}));
+    const std::vector<std::string> want{
+        "conv_block_1.0.weight [10, 1, 3, 3]", "conv_block_1.0.bias [10]", "conv_block_1.2.weight [10, 10, 3, 3]",
+        "conv_block_1.2.bias [10]",           "conv_block_2.0.weight [10, 10, 3, 3]", "conv_block_2.0.bias [10]",
+        "conv_block_2.2.weight [10, 10, 3, 3]", "conv_block_2.2.bias [10]", "classifier.1.weight [10, 490]",
+        "classifier.1.bias [10]"};
+    BOOST_TEST(state_of(g) == want, boost::test_tools::per_element());
+    Graph rgb;  // the course's 64×64 RGB pizza/steak/sushi version: 64 → 32 → 16
+    nn::tinyvgg(rgb, rgb.input("x", {2, 3, 64, 64}), 10, 3);
+    BOOST_TEST(rgb.node(rgb.find("conv_block_1.0.weight")).shape == (Shape{10, 3, 3, 3}));
+    BOOST_TEST(rgb.node(rgb.find("classifier.1.weight")).shape == (Shape{3, 10 * 16 * 16}));
+}
+
+BOOST_AUTO_TEST_CASE(lenet5_names_and_shapes) {
+    Graph g;
+    BOOST_TEST(g.shape(nn::lenet5(g, g.input("x", {2, 1, 28, 28}))) == (Shape{2, 10}));
+    BOOST_TEST(g.node(g.find("c1.weight")).shape == (Shape{6, 1, 5, 5}));
+    BOOST_TEST(g.node(g.find("c2.weight")).shape == (Shape{16, 6, 5, 5}));
+    BOOST_TEST(g.node(g.find("f1.weight")).shape == (Shape{120, 400}));
+    BOOST_TEST(g.node(g.find("f3.bias")).shape == (Shape{10}));
+    // conv 6·25+6, 16·150+16, linear 400·120+120, 120·84+84, 84·10+10
+    BOOST_TEST(trainable(g) == 156 + 2416 + 48120 + 10164 + 850);
+}
+
+BOOST_AUTO_TEST_CASE(resnet_mini_names_shapes_and_state) {
+    Graph g;
+    BOOST_TEST(g.shape(nn::resnet_mini(g, g.input("x", {2, 1, 28, 28}))) == (Shape{2, 10}));
+    BOOST_TEST(g.node(g.find("conv1.0.weight")).shape == (Shape{16, 1, 3, 3}));
+    BOOST_TEST(bool(g.find("conv1.0.bias")));
+    BOOST_TEST(!g.find("block1.0.conv1.0.bias"));  // the blocks' convolutions have no bias
+    BOOST_TEST(!g.find("block1.0.shortcut.0.weight"));  // 16 → 16, stride 1: identity shortcut
+    BOOST_TEST(g.node(g.find("block2.0.shortcut.0.weight")).shape == (Shape{32, 16, 3, 3}));
+    BOOST_TEST(bool(g.find("block2.0.shortcut.0.bias")));
+    BOOST_TEST(g.node(g.find("block2.0.shortcut.1.running_var")).shape == (Shape{32}));
+    BOOST_TEST((g.node(g.find("block3.0.conv2.1.num_batches_tracked")).dtype == DType::i64));
+    BOOST_TEST(g.node(g.find("outlayer.weight")).shape == (Shape{10, 64}));
+    // Hand count: stem 160 + 32 (BN); block1 2·2304 + 2·32; block2 4608 + 9216 + (4608 + 32) + 3·64;
+    // block3 18432 + 36864 + (18432 + 64) + 3·128; outlayer 650.
+    BOOST_TEST(trainable(g) == 192 + 4672 + 18656 + 74176 + 650);
+    BOOST_CHECK_THROW(nn::build_model(g, "resnet50", g.find("x")), Error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
