@@ -1,0 +1,166 @@
+// bench-models: the course's five models in kiln, on random Fashion-MNIST-shaped data
+// (x [B, 1, 28, 28] in [0, 1), labels 0..9), with the course's batch sizes and optimizers:
+//   train_img_s     training images/s (forward + backward + optimizer step), median of 3 runs
+//   infer_img_s     inference images/s at batch 1000 (eval mode), median of 3 runs
+//   latency_us      one image through an inference program compiled for batch 1, median
+//   arena_*         arena + persistent bytes of the training program at batch 32 and 128 and of
+//                   the batch-1 inference program (exact: the plan's sizes)
+//   peak_rss_mb     the process's peak resident memory (VmHWM), after all of the above
+// One model per process, so peak RSS is that model's:
+//   bench-models MODEL [--threads N] [--seconds S]      (MODEL: fmnist_linear … resnet_mini)
+// It prints one line of key=value pairs (bench/models_vs_pytorch.py reads it).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "kiln/core/error.h"
+#include "kiln/graph/program.h"
+#include "kiln/nn/models.h"
+
+using namespace kiln;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Setting {
+    const char* model;
+    int64_t batch;
+    OptimizerConfig optimizer;
+};
+const Setting settings[] = {
+    {"fmnist_linear", 32, SGD{.lr = 0.1f}},
+    {"fmnist_mlp", 32, SGD{.lr = 0.1f}},
+    {"tinyvgg", 32, SGD{.lr = 0.1f}},
+    {"lenet5", 1024, Adam{.lr = 0.005f}},
+    {"resnet_mini", 128, SGD{.lr = 0.1f, .momentum = 0.9f}},
+};
+
+struct Built {
+    Graph g{42};
+    Value x, y, logits, loss;
+};
+Built build(const std::string& model, int64_t batch) {
+    Built b;
+    b.x = b.g.input("x", {batch, 1, 28, 28});
+    b.y = b.g.input("y", {batch}, DType::i64);
+    b.logits = nn::build_model(b.g, model, b.x, 10);
+    b.loss = b.g.cross_entropy(b.logits, b.y);
+    return b;
+}
+
+std::unique_ptr<Program> compile_for(Built& b, bool train, const OptimizerConfig& opt, int threads) {
+    CompileOptions o;
+    if (train) o.loss = b.loss, o.optimizer = opt;
+    o.outputs = {b.logits};
+    o.backend_options.threads = threads;
+    return compile(b.g, o);
+}
+
+void fill(Program& p, const Built& b, int64_t batch) {
+    Generator rng(7);
+    float* x = p.input_data<float>(b.x);
+    for (int64_t i = 0; i < batch * 784; ++i) x[i] = rng.uniform();
+    if (p.can_train()) {
+        int64_t* y = p.input_data<int64_t>(b.y);
+        for (int64_t i = 0; i < batch; ++i) y[i] = int64_t(rng.below(10));
+    }
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+// Calls f repeatedly for about `seconds` (at least 3 times); returns calls per second.
+template <class F> double rate(double seconds, F f) {
+    f();  // warm-up
+    int64_t calls = 0;
+    const auto t0 = Clock::now();
+    double elapsed = 0;
+    while (calls < 3 || elapsed < seconds) {
+        f();
+        ++calls;
+        elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    return double(calls) / elapsed;
+}
+
+long peak_rss_kb() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S]\n", argv[0]);
+        return 2;
+    }
+    const std::string model = argv[1];
+    int threads = 2;
+    double seconds = 2.0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    }
+    const Setting* s = nullptr;
+    for (const Setting& c : settings)
+        if (model == c.model) s = &c;
+    if (!s) {
+        std::fprintf(stderr, "unknown model %s\n", model.c_str());
+        return 2;
+    }
+    try {
+        auto arena = [&](int64_t batch, bool train) {
+            Built b = build(model, batch);
+            auto p = compile_for(b, train, s->optimizer, threads);
+            return p->arena_bytes() + p->persistent_bytes();
+        };
+        const size_t arena32 = arena(32, true), arena128 = arena(128, true), arena1 = arena(1, false);
+
+        std::vector<double> train, infer;
+        {
+            Built b = build(model, s->batch);
+            auto p = compile_for(b, true, s->optimizer, threads);
+            fill(*p, b, s->batch);
+            for (int r = 0; r < 3; ++r) train.push_back(rate(seconds / 3, [&] { p->train_step(s->batch); }) * double(s->batch));
+        }
+        {
+            Built b = build(model, 1000);
+            auto p = compile_for(b, false, {}, threads);
+            fill(*p, b, 1000);
+            for (int r = 0; r < 3; ++r) infer.push_back(rate(seconds / 3, [&] { p->forward(1000); }) * 1000.0);
+        }
+        double latency_us;
+        {
+            Built b = build(model, 1);
+            auto p = compile_for(b, false, {}, threads);
+            fill(*p, b, 1);
+            std::vector<double> us;
+            float out[10];
+            for (int i = 0; i < 2000; ++i) {
+                const auto t0 = Clock::now();
+                p->forward(1);
+                p->read(b.logits, out);
+                us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+            }
+            latency_us = median(us);
+        }
+        std::printf("model=%s batch=%lld threads=%d train_img_s=%.0f infer_img_s=%.0f latency_us=%.1f peak_rss_mb=%.1f "
+                    "arena_train32=%zu arena_train128=%zu arena_infer1=%zu\n",
+                    model.c_str(), (long long)s->batch, threads, median(train), median(infer), latency_us,
+                    double(peak_rss_kb()) / 1024.0, arena32, arena128, arena1);
+        return 0;
+    } catch (const Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+}
