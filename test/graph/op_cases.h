@@ -87,8 +87,9 @@ inline std::vector<OpCase> op_cases() {
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}, {.stride_h = 2, .stride_w = 3, .pad_h = 1, .pad_w = 0}); }},
         {"conv2d_dilation", {{1, 2, 7, 7}, {2, 2, 3, 3}, {2}}, {{2, 4, 19, 17}, {5, 4, 3, 3}, {5}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 2, .pad_w = 1, .dil_h = 2, .dil_w = 2}); }},
-        // Many images per thread, each thread summing its own weight-gradient partial.
-        {"conv2d_many_images", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 16, 64, 64}, {16, 16, 3, 3}, {16}},
+        // Many images per thread, each thread summing its own weight-gradient partial. (Sums of
+        // ~3,600 terms: far longer ones drift past the 1e-4 tolerance in float, e.g. under NEON.)
+        {"conv2d_many_images", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 8, 20, 20}, {8, 8, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p.size() > 2 ? p[2] : Value{}, {.pad_h = 1, .pad_w = 1}); }},
         // One image: fewer images than threads, so the fast path splits the GEMM instead.
         {"conv2d_one_image", {{1, 2, 5, 4}, {3, 2, 3, 3}, {3}}, {{1, 8, 15, 15}, {12, 8, 3, 3}, {12}},
