@@ -43,6 +43,18 @@ const Shape shapes[] = {
     {"conv fwd W.cols", false, false, 64, 3136, 576},
     {"conv bwd dW = dy.cols^T", false, true, 32, 288, 12544},
     {"conv bwd dcols = W^T.dy", true, false, 288, 12544, 32},
+    // One image of the course's CNNs (kiln's conv kernels run these on one thread each):
+    {"tinyvgg conv 10→10 @28², W.col", false, false, 10, 784, 90},
+    {"tinyvgg conv 10→10 @14², W.col", false, false, 10, 196, 90},
+    {"tinyvgg dW = dy.colᵀ @28²", false, true, 10, 90, 784},
+    {"resnet conv 16→16 @28², W.col", false, false, 16, 784, 144},
+    {"resnet conv 32→32 @14², W.col", false, false, 32, 196, 288},
+    {"resnet conv 64→64 @7², W.col", false, false, 64, 49, 576},
+    {"resnet dW = dy.colᵀ 16 @28²", false, true, 16, 144, 784},
+    {"resnet dW = dy.colᵀ 64 @7²", false, true, 64, 576, 49},
+    {"tinyvgg dW = dy.colT @28²", false, false, 10, 90, 784},
+    {"resnet dW = dy.colT 16 @28²", false, false, 16, 144, 784},
+    {"resnet dW = dy.colT 64 @7²", false, false, 64, 576, 49},
 };
 
 template <class F> double median_seconds_per_call(F&& call) {

@@ -120,6 +120,22 @@ BOOST_AUTO_TEST_CASE(max_pool_values_and_gradient_to_the_first_maximum) {
     check_close(p->read(p->grad(x)), {0, 1, 10, 0, 0, 0, 0, 0}, 0);
 }
 
+BOOST_AUTO_TEST_CASE(max_pool_propagates_nan_like_pytorch) {
+    // A NaN wins its window (PyTorch's max pooling propagates NaN), in the 2×2 path and the general one.
+    for (int kernel : {2, 3}) {
+        Graph g;
+        Value x = g.input("x", {1, 1, 3, 4});
+        Value y = nn::max_pool2d(g, x, kernel, {.stride = kernel == 2 ? 2 : 1, .padding = kernel == 2 ? 0 : 1});
+        const float nan = std::nanf("");
+        auto p = run_forward(g, x, {1, nan, 5, 2, 3, 4, 6, 9, 0, 0, 0, 0}, y, false);
+        std::vector<float> out = p->read(y);
+        BOOST_TEST_CONTEXT("kernel " << kernel) {
+            BOOST_TEST(std::isnan(out[0]));      // the window holding (0, 1)
+            BOOST_TEST(!std::isnan(out.back())); // a window away from it
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(avg_pool_count_include_pad) {
     Graph g;
     Value x = g.input("x", {1, 1, 3, 3});

@@ -139,6 +139,10 @@ struct PoolWindow {
     }
 };
 
+// Whether v replaces mx as a window's maximum: it is larger, or the first NaN (which then stays).
+// Written without branches: on random data a branch here mispredicts about twice a window.
+KILN_HD bool pool_takes(float v, float mx) { return !(v <= mx) & (mx == mx); }
+
 // Index (in the plane) of the window's maximum: the first one in row-major order, NaN winning,
 // as in PyTorch, so the gradient goes where PyTorch sends it.
 KILN_HD int64_t pool_argmax(const float* plane, int64_t w, const PoolWindow& win) {
@@ -147,11 +151,9 @@ KILN_HD int64_t pool_argmax(const float* plane, int64_t w, const PoolWindow& win
     for (int64_t y = win.y0; y < win.y1; ++y)
         for (int64_t x = win.x0; x < win.x1; ++x) {
             const float v = plane[y * w + x];
-            if (v > mx || v != v) {
-                mx = v;
-                best = y * w + x;
-                if (v != v) return best;
-            }
+            const bool take = pool_takes(v, mx);
+            best = take ? y * w + x : best;
+            mx = take ? v : mx;
         }
     return best;
 }
@@ -164,10 +166,12 @@ KILN_HD bool is_plain_2x2(const Pool2dAttrs& a) {
 KILN_HD int64_t argmax_2x2(const float* corner, int64_t w) {
     const int64_t offsets[4] = {0, 1, w, w + 1};
     int64_t best = 0;
-    for (int k = 0; k < 4; ++k) {
+    float mx = corner[0];
+    for (int k = 1; k < 4; ++k) {
         const float v = corner[offsets[k]];
-        if (v != v) return offsets[k];
-        if (k > 0 && v > corner[best]) best = offsets[k];
+        const bool take = pool_takes(v, mx);
+        best = take ? offsets[k] : best;
+        mx = take ? v : mx;
     }
     return best;
 }
@@ -234,6 +238,16 @@ struct BnGeom {
 // Channel ch's statistics of the batch (biased variance, two passes in double), and — when
 // running_mean is given — PyTorch's running-statistics update with the unbiased variance;
 // factor is the momentum, or 1/num_batches_tracked for the cumulative average.
+KILN_HD void bn_store_stats(const BnGeom& g, int64_t ch, double mean, double var, float eps, float* stats,
+                            float* running_mean, float* running_var, double factor) {
+    stats[ch] = float(mean);
+    stats[g.c + ch] = float(1.0 / std::sqrt(var + eps));
+    if (running_mean) {
+        const double m = g.count(), unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[ch] = float((1 - factor) * running_mean[ch] + factor * mean);
+        running_var[ch] = float((1 - factor) * running_var[ch] + factor * unbiased);
+    }
+}
 KILN_HD void bn_channel_stats(const BnGeom& g, const float* x, int64_t ch, float eps, float* stats,
                               float* running_mean, float* running_var, double factor) {
     double sum = 0;
@@ -246,14 +260,7 @@ KILN_HD void bn_channel_stats(const BnGeom& g, const float* x, int64_t ch, float
             const double d = g.at(x, b, ch)[i] - mean;
             sq += d * d;
         }
-    const double var = sq / m;
-    stats[ch] = float(mean);
-    stats[g.c + ch] = float(1.0 / std::sqrt(var + eps));
-    if (running_mean) {
-        const double unbiased = m > 1 ? var * m / (m - 1) : var;
-        running_mean[ch] = float((1 - factor) * running_mean[ch] + factor * mean);
-        running_var[ch] = float((1 - factor) * running_var[ch] + factor * unbiased);
-    }
+    bn_store_stats(g, ch, mean, sq / m, eps, stats, running_mean, running_var, factor);
 }
 
 KILN_HD void bn_apply_channel(const BnGeom& g, const float* x, const float* stats, const float* weight,

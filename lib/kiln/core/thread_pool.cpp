@@ -1,8 +1,32 @@
 #include "kiln/core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace kiln {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    asm volatile("yield");
+#endif
+}
+
+// Spins until done() or spin_seconds have passed; returns done().
+template <class F> bool spin_until(F done) {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::duration<double>(ThreadPool::spin_seconds);
+    for (int i = 0;; ++i) {
+        if (done()) return true;
+        cpu_relax();
+        if (i % 64 == 63 && Clock::now() > deadline) return done();
+    }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -20,39 +44,48 @@ ThreadPool::~ThreadPool() {
     for (auto& w : workers_) w.join();
 }
 
+// Sleeping is made safe by sequentially consistent atomics: a worker counts itself in sleepers_
+// before it checks generation_ one last time, and run() bumps generation_ before it reads
+// sleepers_, so either run() sees the sleeper and notifies it under the mutex, or the worker sees
+// the new generation and does not sleep. The caller and pending_ / caller_waiting_ work the same way.
 void ThreadPool::run(FunctionRef<void(int)> task) {
     if (size_ == 1) {
         task(0);
         return;
     }
-    {
+    task_ = &task;
+    pending_ = size_ - 1;
+    ++generation_;
+    if (sleepers_ > 0) {
         std::lock_guard<std::mutex> lock(mutex_);
-        task_ = &task;
-        pending_ = size_ - 1;
-        ++generation_;
+        wake_.notify_all();
     }
-    wake_.notify_all();
     task(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_ == 0; })) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        caller_waiting_ = true;
+        done_.wait(lock, [this] { return pending_ == 0; });
+        caller_waiting_ = false;
+    }
     task_ = nullptr;
 }
 
 void ThreadPool::worker(int index) {
     uint64_t seen = 0;
     for (;;) {
-        const FunctionRef<void(int)>* task;
-        {
+        auto has_work = [&] { return stop_ || generation_ != seen; };
+        if (!spin_until(has_work)) {
             std::unique_lock<std::mutex> lock(mutex_);
-            wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-            if (stop_) return;
-            seen = generation_;
-            task = task_;
+            ++sleepers_;
+            wake_.wait(lock, has_work);
+            --sleepers_;
         }
-        (*task)(index);
-        {
+        if (stop_) return;
+        seen = generation_;
+        (*task_.load())(index);
+        if (--pending_ == 0 && caller_waiting_) {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (--pending_ == 0) done_.notify_one();
+            done_.notify_one();
         }
     }
 }

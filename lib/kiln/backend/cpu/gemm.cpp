@@ -314,9 +314,10 @@ void Gemm::Impl::rect(const Problem& p, int t, int64_t m0, int64_t m1, int64_t n
     float* b_buf = b_pack.get() + t * KC * NC;
     // Packing A costs about a cycle per element and pays once its block is reused across enough
     // strips of B; in place, a transposed A is read one cache line per k, so it is packed sooner.
-    // A plain B is used in place when a single strip of A passes over it.
+    // A plain B is used in place when at most two strips of A pass over it (its strip then stays
+    // in L1 for the second): a conv's W·col with 16 output channels runs 1.6× faster so.
     const bool pack_a = n1 - n0 > (p.trans_a ? 4 : 32) * NR;
-    const bool pack_whole_b = p.trans_b || m1 - m0 > MR;
+    const bool pack_whole_b = p.trans_b || m1 - m0 > 2 * MR;
     const auto& kernels = pack_a ? packed_a_kernels : strided_a_kernels;
     for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = std::min(NC, n1 - jc);
