@@ -94,6 +94,11 @@ inline std::vector<OpCase> op_cases() {
         // One image: fewer images than threads, so the fast path splits the GEMM instead.
         {"conv2d_one_image", {{1, 2, 5, 4}, {3, 2, 3, 3}, {3}}, {{1, 8, 15, 15}, {12, 8, 3, 3}, {12}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
+        // 'Same' size (stride 1, output = input): the fast im2col copies shifted planes.
+        {"conv2d_same_3x5", {{2, 2, 4, 6}, {3, 2, 3, 5}, {3}}, {{3, 3, 6, 9}, {4, 3, 3, 5}, {4}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 2}); }},
+        {"conv2d_same_dilated", {{1, 2, 5, 5}, {2, 2, 3, 3}}, {{2, 3, 11, 10}, {5, 3, 3, 3}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}, {.pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2}); }},
         {"conv2d_1x1", {{2, 3, 4, 4}, {2, 3, 1, 1}}, {{4, 16, 7, 7}, {32, 16, 1, 1}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}); }},
         {"max_pool2d", {{2, 2, 6, 6}}, {{3, 5, 28, 28}}, [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},

@@ -278,9 +278,39 @@ std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
     return {std::min(lo, hi), hi};
 }
 
+// A stride-1 conv whose output has the input's size ('same' padding, e.g. 3×3 pad 1): a row of
+// the columns is the whole input plane shifted by the tap's offset, so it is one copy, plus zeros
+// where the tap falls off the top or bottom and in the few columns it wraps around the sides.
+bool same_size(const ConvGeom& g) { return g.a.stride_h == 1 && g.a.stride_w == 1 && g.oh == g.h && g.ow == g.w; }
+void im2col_row_same_size(const ConvGeom& g, const float* plane, int64_t i, int64_t j, float* out) {
+    const int64_t dy = i * g.a.dil_h - g.a.pad_h, dx = j * g.a.dil_w - g.a.pad_w;  // input = output + (dy, dx)
+    const int64_t y0 = std::clamp<int64_t>(-dy, 0, g.h), y1 = std::clamp<int64_t>(g.h - dy, y0, g.h);  // rows inside
+    std::fill(out, out + y0 * g.w, 0.0f);
+    std::fill(out + y1 * g.w, out + g.h * g.w, 0.0f);
+    // Output positions [y0·w, y1·w) read input [y0·w + dy·w + dx, ...): clamp the ends that would
+    // fall outside the plane; they are column wrap-arounds and get zeroed below.
+    const int64_t begin = y0 * g.w, end = y1 * g.w, shift = dy * g.w + dx;
+    const int64_t b = std::max<int64_t>(begin, -shift), e = std::min<int64_t>(end, g.h * g.w - shift);
+    if (b < e) std::copy(plane + b + shift, plane + e + shift, out + b);
+    std::fill(out + begin, out + std::max(begin, b), 0.0f);
+    std::fill(out + std::min(end, std::max(e, begin)), out + end, 0.0f);
+    const int64_t lo = std::clamp<int64_t>(-dx, 0, g.w), hi = std::clamp<int64_t>(g.w - dx, lo, g.w);  // columns inside
+    for (int64_t y = y0; y < y1; ++y) {
+        std::fill(out + y * g.w, out + y * g.w + lo, 0.0f);
+        std::fill(out + y * g.w + hi, out + (y + 1) * g.w, 0.0f);
+    }
+}
+
 // Rows [r0, r1) of the columns of images [b0, b0 + nb): col [K, nb·P].
 void im2col_rows(const ConvGeom& g, const float* x, int64_t b0, int64_t nb, int64_t r0, int64_t r1, float* col) {
     const int64_t p = g.p(), bp = nb * p;
+    if (same_size(g)) {
+        for (int64_t r = r0; r < r1; ++r)
+            for (int64_t b = 0; b < nb; ++b)
+                im2col_row_same_size(g, x + ((b0 + b) * g.c + r / (g.kh * g.kw)) * g.h * g.w, r / g.kw % g.kh, r % g.kw,
+                                     col + r * bp + b * p);
+        return;
+    }
     for (int64_t r = r0; r < r1; ++r) {
         const int64_t ch = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
         const auto [lo, hi] = valid_columns(g, j);
