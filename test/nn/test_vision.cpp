@@ -136,6 +136,29 @@ BOOST_AUTO_TEST_CASE(max_pool_propagates_nan_like_pytorch) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(max_pool_stride1_nan_reaches_every_window_that_holds_it) {
+    // MaxPool(3, stride 1, pad 1) on a plane wide enough for the vector path: a NaN at (1, 5)
+    // makes exactly the outputs within one step of it NaN, and their gradient goes to it.
+    Graph g;
+    std::vector<float> xs(3 * 20);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 7);
+    xs[1 * 20 + 5] = std::nanf("");
+    Value x = g.param("x", {1, 1, 3, 20}, xs);
+    Value y = nn::max_pool2d(g, x, 3, {.stride = 1, .padding = 1});
+    CompileOptions o;
+    o.loss = g.sum(g.mul(y, g.param("w", {1, 1, 3, 20}, std::vector<float>(60, 1.0f))));
+    o.outputs = {y};
+    o.gradients = {x};
+    o.backend_options.threads = 1;
+    auto p = compile(g, o);
+    p->train_step(1);
+    const std::vector<float> out = p->read(y), dx = p->read(p->grad(x));
+    for (int r = 0; r < 3; ++r)
+        for (int q = 0; q < 20; ++q)
+            BOOST_TEST(std::isnan(out[r * 20 + q]) == (q >= 4 && q <= 6), "output (" << r << ", " << q << ")");
+    BOOST_TEST(dx[1 * 20 + 5] == 9.0f);  // all nine windows around it
+}
+
 BOOST_AUTO_TEST_CASE(avg_pool_count_include_pad) {
     Graph g;
     Value x = g.input("x", {1, 1, 3, 3});

@@ -510,17 +510,89 @@ template <class F> void for_planes(Context& ctx, const Shape& x, F f) {
         for (int64_t k = k0; k < k1; ++k) f(k);
     });
 }
+// Max pooling with stride 1 (resnet_mini's MaxPool(3, 1, 1)): outputs whose whole window lies
+// inside the plane go a vector at a time, each lane tracking its maximum (and, for the gradient,
+// the window offset of it) with pool_takes' rule; the border takes kernel_math.h's scalar path.
+// Backward = false writes y; backward = true adds dy to dx at each window's first maximum.
+template <bool backward>
+void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, int64_t oh, int64_t ow, float* y,
+                            const float* dy, float* dx) {
+    if (backward) std::fill(dx, dx + h * w, 0.0f);
+    auto scalar = [&](int64_t r, int64_t q) {
+        const int64_t at = pool_argmax(x, w, PoolWindow(a, h, w, r, q));
+        if (backward) dx[at] += dy[r * ow + q];
+        else y[r * ow + q] = x[at];
+    };
+    // Columns q whose window [q − pad, q − pad + kernel) is inside [0, w).
+    const int64_t q_lo = std::min<int64_t>(a.pad_w, ow), q_hi = std::max<int64_t>(q_lo, std::min<int64_t>(ow, w - a.kernel_w + a.pad_w + 1));
+    for (int64_t r = 0; r < oh; ++r) {
+        const int64_t y0 = r * a.stride_h - a.pad_h;
+        if (y0 < 0 || y0 + a.kernel_h > h) {
+            for (int64_t q = 0; q < ow; ++q) scalar(r, q);
+            continue;
+        }
+        int64_t q = 0;
+        for (; q < q_lo; ++q) scalar(r, q);
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+        for (; q + lanes <= q_hi; q += lanes) {
+            const float* base = x + y0 * w + q - a.pad_w;  // window corner of lane 0
+            Vec mx(-INFINITY), at(0.0f);                   // at: offset from the corner, exact in float
+            for (int i = 0; i < a.kernel_h; ++i)
+                for (int j = 0; j < a.kernel_w; ++j) {
+                    const Vec v = Vec::load_unaligned(base + i * w + j);
+                    const auto take = (v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx));  // pool_takes
+                    mx = xsimd::select(take, v, mx);
+                    if (backward) at = xsimd::select(take, Vec(float(i * w + j)), at);
+                }
+            if (!backward) {
+                mx.store_unaligned(y + r * ow + q);
+                continue;
+            }
+            alignas(64) float offsets[lanes];
+            at.store_aligned(offsets);
+            for (int64_t l = 0; l < lanes; ++l) dx[y0 * w + q + l - a.pad_w + int64_t(offsets[l])] += dy[r * ow + q + l];
+        }
+#endif
+        for (; q < ow; ++q) scalar(r, q);
+    }
+}
+
 void max_pool2d(const KernelCall& c, Context& ctx) {
     const Shape &x = c.in[0].shape, &y = c.out.shape;
+    const Pool2dAttrs& a = c.attrs->pool;
     for_planes(ctx, x, [&](int64_t k) {
-        max_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * x[2] * x[3], x[2], x[3], c.out.as<float>() + k * y[2] * y[3], y[2], y[3]);
+        const float* in = c.in[0].as<float>() + k * x[2] * x[3];
+        float* out = c.out.as<float>() + k * y[2] * y[3];
+        if (a.stride_w == 1) max_pool_stride1_plane<false>(a, in, x[2], x[3], y[2], y[3], out, nullptr, nullptr);
+        else max_pool_plane(a, in, x[2], x[3], out, y[2], y[3]);
     });
 }
 void max_pool2d_grad(const KernelCall& c, Context& ctx) {
     const Shape &x = c.out.shape, &y = c.in[0].shape;
+    const Pool2dAttrs& a = c.attrs->pool;
     for_planes(ctx, x, [&](int64_t k) {
-        max_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * y[2] * y[3], c.in[1].as<float>() + k * x[2] * x[3], x[2], x[3],
-                            c.out.as<float>() + k * x[2] * x[3], y[2], y[3]);
+        const float *dy = c.in[0].as<float>() + k * y[2] * y[3], *in = c.in[1].as<float>() + k * x[2] * x[3];
+        float* dx = c.out.as<float>() + k * x[2] * x[3];
+        if (a.stride_w == 1) max_pool_stride1_plane<true>(a, in, x[2], x[3], y[2], y[3], nullptr, dy, dx);
+        else max_pool_grad_plane(a, dy, in, x[2], x[3], dx, y[2], y[3]);
+    });
+}
+
+// expand where the operand is the output with trailing dimensions of size 1 (the backward of a
+// mean over the last axes, e.g. global average pooling): each value fills a contiguous run.
+void expand(const KernelCall& c, Context& ctx) {
+    const Shape &x = c.in[0].shape, &out = c.out.shape;
+    int lead = 0;  // leading dimensions equal in both
+    while (lead < x.rank && lead < out.rank && x.rank == out.rank && x[lead] == out[lead]) ++lead;
+    bool trailing_ones = x.rank == out.rank;
+    for (int d = lead; d < x.rank; ++d) trailing_ones = trailing_ones && x[d] == 1;
+    if (!trailing_ones) return reference(c, ctx);
+    const int64_t rows = x.numel(), run = out.numel() / rows;
+    const float factor = c.attrs->expand.mean ? float(double(rows) / double(out.numel())) : 1.0f;
+    const float* in = c.in[0].as<float>();
+    float* o = c.out.as<float>();
+    ctx.pool.parallel_for(rows, std::max<int64_t>(1, grain / std::max<int64_t>(run, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) std::fill(o + r * run, o + (r + 1) * run, in[r] * factor);
     });
 }
 void avg_pool2d(const KernelCall& c, Context& ctx) {
@@ -652,6 +724,7 @@ constexpr std::array<Kernel, op_count> make_table() {
     SET(max_pool2d, max_pool2d); SET(max_pool2d_grad, max_pool2d_grad); SET(avg_pool2d, avg_pool2d);
     SET(avg_pool2d_grad, avg_pool2d_grad); SET(bn_stats, bn_stats); SET(bn_apply, bn_apply);
     SET(bn_param_grad, bn_param_grad); SET(bn_input_grad, bn_input_grad); SET(channel_sum, channel_sum);
+    SET(expand, expand);
 #undef SET
     return t;
 }
