@@ -204,6 +204,15 @@ KILN_HD void max_pool_grad_plane(const Pool2dAttrs& a, const float* dy, const fl
         for (int64_t q = 0; q < ow; ++q) dx[pool_argmax(x, w, PoolWindow(a, h, w, r, q))] += dy[r * ow + q];
 }
 KILN_HD void avg_pool_plane(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, float* y, int64_t oh, int64_t ow) {
+    if (is_plain_2x2(a)) {  // the same sums in the same order as the general loop below
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                const float* c = x + 2 * r * w + 2 * q;
+                y[r * ow + q] = (((0.0f + c[0]) + c[1]) + c[w]) + c[w + 1];
+                y[r * ow + q] /= 4.0f;
+            }
+        return;
+    }
     for (int64_t r = 0; r < oh; ++r)
         for (int64_t q = 0; q < ow; ++q) {
             const PoolWindow win(a, h, w, r, q);
@@ -215,6 +224,14 @@ KILN_HD void avg_pool_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
 }
 KILN_HD void avg_pool_grad_plane(const Pool2dAttrs& a, const float* dy, int64_t h, int64_t w, float* dx, int64_t oh, int64_t ow) {
     for (int64_t i = 0; i < h * w; ++i) dx[i] = 0;
+    if (is_plain_2x2(a)) {  // windows do not overlap
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                float* c = dx + 2 * r * w + 2 * q;
+                c[0] = c[1] = c[w] = c[w + 1] = dy[r * ow + q] / 4.0f;
+            }
+        return;
+    }
     for (int64_t r = 0; r < oh; ++r)
         for (int64_t q = 0; q < ow; ++q) {
             const PoolWindow win(a, h, w, r, q);

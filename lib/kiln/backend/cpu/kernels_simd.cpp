@@ -130,9 +130,15 @@ template <class F> void parallel_elements(Context& ctx, int64_t n, F f) {
     });
 }
 void sigmoid(const KernelCall& c, Context& ctx) {
-    const float* x = c.in[0].as<float>();
-    float* y = c.out.as<float>();
-    parallel_elements(ctx, c.out.numel(), [&](int64_t i) { y[i] = sigmoid_of(x[i]); });
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+    auto fv = [](Vec x) {  // sigmoid_of's two stable forms, with e = exp(−|x|)
+        const Vec one(1.0f), e = xsimd::exp(-xsimd::abs(x));
+        return xsimd::select(x >= Vec(0.0f), one / (one + e), e / (one + e));
+    };
+#else
+    auto fv = [](float x) { return sigmoid_of(x); };
+#endif
+    map1(ctx, c.out.numel(), c.in[0].as<float>(), c.out.as<float>(), fv, [](float x) { return sigmoid_of(x); });
 }
 void tanh_(const KernelCall& c, Context& ctx) {
     const float* x = c.in[0].as<float>();
@@ -426,10 +432,10 @@ void conv2d(const KernelCall& c, Context& ctx) {
 
 // With stride 1, the input gradient is itself a convolution: dy (padded by dil·(k−1) − pad)
 // with the weight flipped in space and transposed to [C, O, kh, kw]. Its GEMMs contract over
-// O·kh·kw instead of O and write dx directly, with no col2im. The geometry of that convolution:
-bool grad_input_is_a_conv(const ConvGeom& g) {
-    return g.a.stride_h == 1 && g.a.stride_w == 1 && g.a.pad_h <= g.a.dil_h * (g.kh - 1) && g.a.pad_w <= g.a.dil_w * (g.kw - 1);
-}
+// O·kh·kw instead of O and write dx directly, with no col2im. Used for 'same'-size convolutions,
+// whose transposed conv is 'same'-size too (its columns are shifted copies); a 'valid' conv's
+// would pad dy by dil·(k−1) and mostly multiply zeros, so those keep GEMM + col2im.
+bool grad_input_is_a_conv(const ConvGeom& g) { return same_size(g); }
 ConvGeom grad_input_geom(const ConvGeom& g) {
     const Conv2dAttrs a{1, 1, int(g.a.dil_h * (g.kh - 1) - g.a.pad_h), int(g.a.dil_w * (g.kw - 1) - g.a.pad_w), g.a.dil_h, g.a.dil_w};
     return ConvGeom(Shape{g.n, g.o, g.oh, g.ow}, Shape{g.c, g.o, g.kh, g.kw}, a);
