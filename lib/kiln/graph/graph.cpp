@@ -14,12 +14,6 @@ std::string describe(const Node& n) {
     return s + " " + n.shape.str();
 }
 
-bool any_batched(const Graph& g, std::initializer_list<Value> vs) {
-    for (Value v : vs)
-        if (g.node(v).batched) return true;
-    return false;
-}
-
 }  // namespace
 
 const Node& Graph::node(Value v) const {
