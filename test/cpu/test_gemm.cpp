@@ -14,40 +14,7 @@
 
 #include "kiln/backend/cpu/gemm.h"
 
-// Every global operator new in this program counts, so a test can check that a call allocates
-// nothing. (GCC cannot tell that these replacements pair malloc with free, and would warn.)
-static std::atomic<long> g_allocations{0};
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-void* operator new(std::size_t size) {
-    ++g_allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(size ? size : 1);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void* operator new(std::size_t size, std::align_val_t align) {
-    ++g_allocations;
-    std::size_t a = static_cast<std::size_t>(align);
-    if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
+#include "alloc_counter.h"
 
 using kiln::ThreadPool;
 using kiln::cpu::Gemm;
@@ -253,8 +220,8 @@ BOOST_AUTO_TEST_CASE(a_call_allocates_nothing) {
     for (const Case& t : cases) {
         Operands o(t, 5);
         std::vector<float> c = o.c;
-        const long before = g_allocations.load();
+        const long before = kiln::testing::allocations();
         run(gemm, t, o, c);
-        BOOST_TEST(g_allocations.load() - before == 0, "m=" << t.m << " n=" << t.n << " k=" << t.k);
+        BOOST_TEST(kiln::testing::allocations() - before == 0, "m=" << t.m << " n=" << t.n << " k=" << t.k);
     }
 }

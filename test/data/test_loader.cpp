@@ -14,36 +14,12 @@
 #include <numeric>
 #include <thread>
 
+#include "alloc_counter.h"
 #include "data/test_plugins.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 
-// The replacements below pair malloc with free on purpose.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::aligned_alloc(static_cast<size_t>(a), (n + size_t(a) - 1) / size_t(a) * size_t(a))) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+using kiln::testing::allocations;
 
 using namespace kiln;
 using namespace kiln::data;
@@ -323,7 +299,7 @@ BOOST_AUTO_TEST_CASE(prefetch_stays_bounded) {
 }
 
 BOOST_AUTO_TEST_CASE(steady_state_iteration_allocates_nothing) {
-    BOOST_TEST(allocations.load() > 0);  // the counter sees this binary's allocations
+    BOOST_TEST(allocations() > 0);  // the counter sees this binary's allocations
     for (int workers : {0, 2}) {
         DataLoaderOptions o = options(16, workers, true, 5);
         DataLoader loader(plugins().open_dataset("pattern:n=250,h=8,w=8,c=3"), plugins().pipeline("seed_byte;widen;add=1"), o);
@@ -331,7 +307,7 @@ BOOST_AUTO_TEST_CASE(steady_state_iteration_allocates_nothing) {
         std::vector<int64_t> y(16);
         loader.set_epoch(0);
         read_epoch(loader);  // warm-up: scratch buffers reach their size
-        const long before = allocations.load();
+        const long before = allocations();
         float sum = 0;
         for (int64_t epoch = 1; epoch <= 3; ++epoch) {
             loader.set_epoch(epoch);
@@ -339,7 +315,7 @@ BOOST_AUTO_TEST_CASE(steady_state_iteration_allocates_nothing) {
         }
         loader.set_epoch(1);  // a reset mid-stream
         while (int64_t n = loader.next_into(x.data(), y.data())) sum += x[size_t(n - 1)];
-        BOOST_TEST(allocations.load() - before == 0, "workers " << workers << ": " << allocations.load() - before
+        BOOST_TEST(allocations() - before == 0, "workers " << workers << ": " << allocations() - before
                                                                << " allocations");
         BOOST_TEST(sum > 0);
     }

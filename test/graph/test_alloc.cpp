@@ -8,40 +8,18 @@
 #include <cstdlib>
 #include <new>
 
+#include "alloc_counter.h"
 #include "kiln/graph/program.h"
 
-namespace {
-std::atomic<long> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::aligned_alloc(static_cast<size_t>(a), (n + size_t(a) - 1) / size_t(a) * size_t(a))) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+using kiln::testing::allocations;
 
 using namespace kiln;
 
 BOOST_AUTO_TEST_CASE(counter_sees_allocations) {
-    long before = allocations.load();
+    long before = allocations();
     auto* v = new std::vector<int>(100);
     delete v;
-    BOOST_TEST(allocations.load() - before >= 2);
+    BOOST_TEST(allocations() - before >= 2);
 }
 
 BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
@@ -71,7 +49,7 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
         for (int64_t i = 0; i < batch; ++i) ys[i] = i % 10;
         std::vector<float> out(batch * 10);
 
-        const long before = allocations.load();
+        const long before = allocations();
         float total = 0;
         for (int step = 0; step < 100; ++step) {
             p->write_input(x, xs.data(), batch - step % 3);  // the last batch of an epoch is smaller
@@ -84,7 +62,7 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
             p->forward(1 + call % batch);
             p->read(probs, out.data());
         }
-        const long during = allocations.load() - before;
+        const long during = allocations() - before;
         BOOST_TEST(during == 0, (adam ? "AdamW" : "SGD") << ": " << during << " allocations in 100 steps + 1000 calls");
         BOOST_TEST(std::isfinite(total));
     }
@@ -117,7 +95,7 @@ BOOST_AUTO_TEST_CASE(cnn_training_and_inference_allocate_nothing_after_compile) 
     std::vector<int64_t> ys(batch);
     for (size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 17) / 17.0f;
     for (int64_t i = 0; i < batch; ++i) ys[i] = i % 3;
-    const long before = allocations.load();
+    const long before = allocations();
     float total = 0;
     for (int step = 0; step < 100; ++step) {
         p->write_input(x, xs.data(), batch - step % 3);
@@ -128,7 +106,7 @@ BOOST_AUTO_TEST_CASE(cnn_training_and_inference_allocate_nothing_after_compile) 
         p->forward(1 + call % batch);
         p->read(logits, out.data());
     }
-    const long during = allocations.load() - before;
+    const long during = allocations() - before;
     BOOST_TEST(during == 0, during << " allocations in 100 CNN steps + 1000 calls");
     BOOST_TEST(std::isfinite(total));
 }
