@@ -26,6 +26,10 @@ constexpr int64_t lanes = 1;
 
 constexpr int64_t grain = 1 << 14;  // elements per chunk worth a thread
 
+// Items per chunk when each item is `size` elements of work: below a grain in all, a kernel runs
+// on the calling thread alone (waking a worker would cost more than it saves, e.g. at batch 1).
+int64_t per_chunk(int64_t size) { return std::max<int64_t>(1, grain / std::max<int64_t>(size, 1)); }
+
 void reference(const KernelCall& c, Context& ctx) { reference_kernels[static_cast<int>(c.op)](c, ctx); }
 
 // out[i] = fv(vectors) / fs(scalars) over [0, n), in parallel chunks.
@@ -68,7 +72,7 @@ template <class FV, class FS> void binary(const KernelCall& c, Context& ctx, FV 
     if (a.shape == c.out.shape && b.numel() == cols && b.shape.rank >= 1 && b.shape.back() == cols) {
         const float *pa = a.as<float>(), *pb = b.as<float>();
         float* out = c.out.as<float>();
-        ctx.pool.parallel_for(n / cols, std::max<int64_t>(1, grain / cols), [&](int64_t r0, int64_t r1) {
+        ctx.pool.parallel_for(n / cols, per_chunk(cols), [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) {
                 int64_t j = 0;
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
@@ -366,23 +370,23 @@ void col2im_channels(const ConvGeom& g, const float* col, int64_t b0, int64_t nb
 }
 
 void im2col(Context& ctx, const ConvGeom& g, const float* x, int64_t b0, int64_t nb, float* col) {
-    ctx.pool.parallel_for(g.k(), 1, [&](int64_t r0, int64_t r1) { im2col_rows(g, x, b0, nb, r0, r1, col); });
+    ctx.pool.parallel_for(g.k(), per_chunk(nb * g.p()), [&](int64_t r0, int64_t r1) { im2col_rows(g, x, b0, nb, r0, r1, col); });
 }
 void col2im(Context& ctx, const ConvGeom& g, const float* col, int64_t b0, int64_t nb, float* dx) {
-    ctx.pool.parallel_for(g.c, 1, [&](int64_t c0, int64_t c1) { col2im_channels(g, col, b0, nb, c0, c1, dx); });
+    ctx.pool.parallel_for(g.c, per_chunk(nb * g.k() / g.c * g.p()), [&](int64_t c0, int64_t c1) { col2im_channels(g, col, b0, nb, c0, c1, dx); });
 }
 
 // t[o][b·P + p] = y[b0 + b][o][p], and back (adding the bias).
 void images_to_columns(Context& ctx, const ConvGeom& g, const float* y, int64_t b0, int64_t nb, float* t) {
     const int64_t p = g.p();
-    ctx.pool.parallel_for(g.o, 1, [&](int64_t o0, int64_t o1) {
+    ctx.pool.parallel_for(g.o, per_chunk(nb * p), [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o)
             for (int64_t b = 0; b < nb; ++b) std::copy_n(y + ((b0 + b) * g.o + o) * p, p, t + (o * nb + b) * p);
     });
 }
 void columns_to_images(Context& ctx, const ConvGeom& g, const float* t, const float* bias, int64_t b0, int64_t nb, float* y) {
     const int64_t p = g.p();
-    ctx.pool.parallel_for(g.o, 1, [&](int64_t o0, int64_t o1) {
+    ctx.pool.parallel_for(g.o, per_chunk(nb * p), [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
             const float add = bias ? bias[o] : 0.0f;
             for (int64_t b = 0; b < nb; ++b) {
@@ -520,7 +524,7 @@ void conv2d_grad_weight(const KernelCall& c, Context& ctx) {  // dw = Σ over im
 
 // --- pooling: planes in parallel; batch norm: channels in parallel (kernel_math.h arithmetic) ---
 template <class F> void for_planes(Context& ctx, const Shape& x, F f) {
-    ctx.pool.parallel_for(x[0] * x[1], 1, [&](int64_t k0, int64_t k1) {
+    ctx.pool.parallel_for(x[0] * x[1], per_chunk(x[2] * x[3]), [&](int64_t k0, int64_t k1) {
         for (int64_t k = k0; k < k1; ++k) f(k);
     });
 }
@@ -610,7 +614,7 @@ void expand(const KernelCall& c, Context& ctx) {
     const float factor = c.attrs->expand.mean ? float(double(rows) / double(out.numel())) : 1.0f;
     const float* in = c.in[0].as<float>();
     float* o = c.out.as<float>();
-    ctx.pool.parallel_for(rows, std::max<int64_t>(1, grain / std::max<int64_t>(run, 1)), [&](int64_t r0, int64_t r1) {
+    ctx.pool.parallel_for(rows, per_chunk(run), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) std::fill(o + r * run, o + (r + 1) * run, in[r] * factor);
     });
 }
@@ -669,7 +673,7 @@ double sum_products_of_deviations(const float* dy, const float* p, int64_t n, fl
 }
 
 template <class F> void for_channels(Context& ctx, const BnGeom& g, F f) {
-    ctx.pool.parallel_for(g.c, std::max<int64_t>(1, grain / std::max<int64_t>(g.count(), 1)), [&](int64_t c0, int64_t c1) {
+    ctx.pool.parallel_for(g.c, per_chunk(g.count()), [&](int64_t c0, int64_t c1) {
         for (int64_t ch = c0; ch < c1; ++ch) f(ch);
     });
 }
