@@ -2,6 +2,7 @@
 // CrossEntropy, and predictions read as softmax probabilities → argmax.
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "common.h"
 #include "kiln/data/synthetic.h"
@@ -33,8 +34,9 @@ int main(int argc, char** argv) {
     example::Args args{.seed = 46};
     if (!example::parse_args(argc, argv, args)) return 2;
     try {
-        auto [train, test] = data::train_test_split(
-            data::make_blobs(1000, 2, n_classes, 1.5f, {-10.0f, 10.0f}, args.seed), 0.2, args.seed);
+        const std::string spec = "synthetic:blobs,n=1000,features=2,centers=" + std::to_string(n_classes) +
+                                 ",std=1.5,box=-10:10,seed=" + std::to_string(args.seed);
+        auto [train, test] = data::train_test_split(example::load<int64_t>(spec), 0.2, args.seed);
         std::printf("make_blobs: %lld training and %lld test points, %lld classes\n", (long long)train.size(),
                     (long long)test.size(), (long long)n_classes);
 

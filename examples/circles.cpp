@@ -2,6 +2,7 @@
 // a non-linearity can only draw a straight boundary and stays near 50% accuracy; put a ReLU
 // between the layers and the same training reaches ~100%.
 #include <cstdio>
+#include <string>
 
 #include "common.h"
 #include "kiln/data/synthetic.h"
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
     example::Args args;
     if (!example::parse_args(argc, argv, args)) return 2;
     try {
-        auto [train_set, test_set] = data::train_test_split(data::make_circles(1000, 0.03f, 0.8f, args.seed), 0.2, args.seed);
+        const std::string spec = "synthetic:circles,n=1000,noise=0.03,factor=0.8,seed=" + std::to_string(args.seed);
+        auto [train_set, test_set] = data::train_test_split(example::load<int64_t>(spec), 0.2, args.seed);
         Split tr{train_set.size(), train_set.x.data(), example::to_float(train_set.y)};
         Split te{test_set.size(), test_set.x.data(), example::to_float(test_set.y)};
         std::printf("make_circles: %lld training and %lld test points\n", (long long)tr.n, (long long)te.n);

@@ -42,8 +42,10 @@ int main(int argc, char** argv) {
     example::Args args;
     if (!example::parse_args(argc, argv, args)) return 2;
     try {
-        // 50 points; the first 40 train and the last 10 test (the course splits without shuffling).
-        auto [train, test] = data::train_test_split(data::make_line(true_weight, true_bias), 0.2, 0, /*shuffle=*/false);
+        // 50 points of y = 0.7x + 0.3 on [0, 1), read through the synthetic plugin; the first 40
+        // train and the last 10 test (the course splits without shuffling).
+        auto [train, test] = data::train_test_split(
+            example::load<float>("synthetic:line,weight=0.7,bias=0.3,start=0,end=1,step=0.02"), 0.2, 0, /*shuffle=*/false);
         const int64_t n_train = train.size(), n_test = test.size();
 
         Model m(args.seed, n_train);

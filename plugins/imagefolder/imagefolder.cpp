@@ -32,6 +32,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kiln/core/error.h"
 #include "kiln/data/plugin.h"
@@ -135,8 +136,12 @@ kiln_status get(const kiln_dataset* ds, int64_t i, kiln_array* out, size_t capac
             kiln::fail(kiln::Errc::invalid_argument, "imagefolder: sample " + std::to_string(i) + " is outside [0, " +
                                                          std::to_string(ds->folder.size()) + ")");
         if (label) *label = ds->folder.label(i);
-        const std::string path = ds->folder.path(i);
-        std::vector<uint8_t> bytes = image::read_file(path, image::max_file_bytes(ds->decode.max_pixels));
+        // The path and the file's bytes go into buffers of the calling thread (a loader's worker):
+        // once they have grown to the largest file, reading a file allocates nothing.
+        thread_local std::string path;
+        thread_local std::vector<uint8_t> bytes;
+        path.assign(ds->folder.path(i));
+        image::read_file(path, image::max_file_bytes(ds->decode.max_pixels), bytes);
         image::ImageInfo info = image::probe(bytes, path, ds->decode);
         *out = kiln_array{KILN_U8, 3, {info.height, info.width, info.channels, 0}, out->data};
         if (needed) *needed = info.bytes();

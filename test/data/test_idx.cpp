@@ -14,6 +14,7 @@
 #include <fstream>
 #include <new>
 
+#include "data/precondition.h"
 #include "kiln/data/plugin_registry.h"
 #include "nn/temp_dir.h"
 
@@ -118,16 +119,13 @@ struct SplitDir {
     std::string config() const { return dir.path.string(); }
 };
 
-boost::test_tools::assertion_result fashion_mnist_installed(boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(fs::exists(fashion_dir + "/t10k-images-idx3-ubyte.gz"));
-    r.message() << fashion_dir << " is missing (Debian package dataset-fashion-mnist; scripts/setup.sh installs it)";
-    return r;
+boost::test_tools::assertion_result fashion_mnist_installed(boost::unit_test::test_unit_id id) {
+    return run_if(fs::exists(fashion_dir + "/t10k-images-idx3-ubyte.gz"), id,
+                  fashion_dir + " is missing (Debian package dataset-fashion-mnist; scripts/setup.sh installs it)");
 }
 
-boost::test_tools::assertion_result not_root(boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(::geteuid() != 0);
-    r.message() << "running as root, which reads a chmod 000 file anyway";
-    return r;
+boost::test_tools::assertion_result not_root(boost::unit_test::test_unit_id id) {
+    return run_if(::geteuid() != 0, id, "running as root, which reads a chmod 000 file anyway");
 }
 
 }  // namespace
@@ -346,6 +344,9 @@ BOOST_AUTO_TEST_CASE(corrupt_truncated_and_empty_gzip) {
 BOOST_AUTO_TEST_CASE(zero_byte_file) {
     SplitDir s(images_file(1, 1, 1), {});
     BOOST_TEST(contains(open_error(s.config()), s.labels + ": the file is empty (0 bytes)"));
+    SplitDir gz(images_file(1, 1, 1), labels_file({0}), true);
+    write(gz.images, {});  // an empty .gz: not even a gzip header
+    BOOST_TEST(contains(open_error(gz.config()), gz.images + ": the file is empty (0 bytes)"));
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_file, *boost::unit_test::precondition(not_root)) {

@@ -3,10 +3,14 @@
 #define BOOST_TEST_MODULE data_plugins
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "data/precondition.h"
 #include "data/test_plugins.h"
 #include "kiln/data/plugin_registry.h"
 #include "nn/temp_dir.h"
@@ -37,6 +41,26 @@ const PluginInfo* info_of(const PluginRegistry& r, const std::string& name) {
     return nullptr;
 }
 
+boost::test_tools::assertion_result nm_found(boost::unit_test::test_unit_id id) {
+    return run_if(std::string(KILN_TEST_NM) != "", id, "nm (binutils) was not found when the tests were configured");
+}
+
+// The names `nm -D --defined-only` lists for a shared object: what it exports.
+std::vector<std::string> exported_symbols(const std::string& path) {
+    const std::string cmd = std::string(KILN_TEST_NM) + " -D --defined-only '" + path + "' 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    BOOST_TEST_REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    BOOST_TEST_REQUIRE(::pclose(p) == 0, cmd << " failed: " << out);
+    std::vector<std::string> names;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+        if (auto space = line.find_last_of(' '); space != std::string::npos) names.push_back(line.substr(space + 1));
+    return names;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(finds_the_built_plugins) {
@@ -51,6 +75,20 @@ BOOST_AUTO_TEST_CASE(finds_the_built_plugins) {
     BOOST_TEST(idx->path == plugin_dir + "/kiln-idx.so");
     BOOST_TEST(r.find("idx") != nullptr);
     BOOST_TEST(r.find("no-such-plugin") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(bundled_plugins_export_only_the_entry_function, *boost::unit_test::precondition(nm_found)) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(plugin_dir)) {
+        const std::string name = e.path().filename().string();
+        if (!name.starts_with("kiln-") || !name.ends_with(".so")) continue;
+        found.push_back(name);
+        BOOST_TEST(exported_symbols(e.path().string()) == std::vector<std::string>{"kiln_plugin_entry"},
+                   boost::test_tools::per_element());
+    }
+    std::sort(found.begin(), found.end());
+    const std::vector<std::string> bundled{"kiln-idx.so", "kiln-imagefolder.so", "kiln-synthetic.so", "kiln-transforms.so"};
+    BOOST_TEST(found == bundled, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(default_search_path_order) {

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "data/precondition.h"
+
 // A fresh folder under the system's temp folder, removed with everything in it at scope exit.
 struct TempDir {
     std::filesystem::path path;
@@ -50,10 +52,8 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);  /
 bool chmod_blocks_reading();
 
 // A Boost.Test precondition: tests of unreadable files are reported skipped, with the reason.
-inline boost::test_tools::assertion_result chmod_works(boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result ok(chmod_blocks_reading());
-    ok.message() << "this process reads chmod 000 files anyway (root or CAP_DAC_OVERRIDE)";
-    return ok;
+inline boost::test_tools::assertion_result chmod_works(boost::unit_test::test_unit_id id) {
+    return run_if(chmod_blocks_reading(), id, "this process reads chmod 000 files anyway (root or CAP_DAC_OVERRIDE)");
 }
 
 // root/<class>/… with `per_class` images for each class: alternately PNG and JPEG, sizes that

@@ -1,4 +1,5 @@
-// The imagefolder plugin through its C entry points, as the loader calls them.
+// The imagefolder plugin through its C entry points, as the loader calls them, and through the
+// registry and the DataLoader for on_error=skip.
 #include <boost/test/unit_test.hpp>
 
 #include <png.h>
@@ -7,7 +8,10 @@
 #include <filesystem>
 #include <thread>
 
+#include "alloc_counter.h"
+#include "kiln/data/dataloader.h"
 #include "kiln/data/plugin.h"
+#include "kiln/data/plugin_registry.h"
 #include "kiln/image/codec.h"
 #include "make_images.h"
 
@@ -222,6 +226,9 @@ BOOST_AUTO_TEST_CASE(roots_without_classes_are_errors_naming_the_root) {
     write_flat(dir / "flat/a.png", 1);  // images, but no class folders
     BOOST_TEST(open_error(dir / "flat") == dir / "flat" + ": no class folders found; an image folder holds " +
                                                dir / "flat" + "/<class>/<image files>");
+    fs::create_directories(dir / "empty");
+    BOOST_TEST(open_error(dir / "empty") == dir / "empty" + ": no class folders found; an image folder holds " +
+                                                dir / "empty" + "/<class>/<image files>");
 }
 
 BOOST_AUTO_TEST_CASE(empty_class_folders_are_named) {
@@ -297,6 +304,125 @@ BOOST_AUTO_TEST_CASE(bad_files_fail_alone_naming_the_file) {
             BOOST_TEST(s.label == 0);  // known even when the file fails
         }
     }
+}
+
+// A class folder of zero-byte, truncated and corrupt PNG and JPEG files and a PNG of width 0, each
+// made here, between two good files; errors[i] is what get(i) must say.
+struct DamagedFolder {
+    TempDir dir;
+    std::string root = dir / "r", cls = root + "/cls";
+    std::vector<std::string> errors;  // per sample: "" for the good ones, else get()'s message
+    DamagedFolder() {
+        kiln::image::Image img{8, 8, 3, Bytes(8 * 8 * 3)};
+        for (size_t k = 0; k < img.pixels.size(); ++k) img.pixels[k] = static_cast<uint8_t>(k * 7);
+        const Bytes png = kiln::image::encode_png(kiln::image::view(img));
+        const Bytes jpeg = kiln::image::encode_jpeg(kiln::image::view(img), {95});
+        Bytes bad_crc = png;
+        bad_crc[bad_crc.size() - 13] ^= 0x55;  // the last byte of IDAT's CRC (IEND is the last 12 bytes)
+        const std::vector<std::pair<std::string, Bytes>> files = {
+            {"a_good.png", png},
+            {"b_empty.jpg", {}},
+            {"c_cut.png", Bytes(png.begin(), png.begin() + 5)},
+            {"d_half.png", Bytes(png.begin(), png.begin() + long(png.size() / 2))},
+            {"e_crc.png", bad_crc},
+            {"f_marker.jpg", {0xff, 0xd8, 0xff, 0x12, 0x00, 0x04, 0x00, 0x00}},
+            {"g_good.jpg", jpeg},
+            {"h_cut.jpg", Bytes(jpeg.begin(), jpeg.begin() + 40)},
+            {"i_zero_width.png", make_png_header_only(0, 10)},
+        };
+        for (const auto& [name, bytes] : files) write_bytes(cls + "/" + name, bytes);
+        errors = {"",
+                  cls + "/b_empty.jpg: empty file (0 bytes), not an image",
+                  cls + "/c_cut.png: PNG file is truncated (5 bytes)",
+                  cls + "/d_half.png: PNG file is truncated (it ends before the image data is complete)",
+                  cls + "/e_crc.png: not a valid PNG: IDAT: CRC error",
+                  cls + "/f_marker.jpg: not a valid JPEG: Unsupported marker type 0x12",
+                  "",
+                  cls + "/h_cut.jpg: JPEG file is truncated (it ends before the image data is complete)",
+                  cls + "/i_zero_width.png: not a valid PNG: Invalid IHDR data"};
+    }
+};
+
+BOOST_AUTO_TEST_CASE(empty_truncated_and_corrupt_png_and_jpeg_files_name_the_file) {
+    DamagedFolder f;
+    Dataset d(f.root);
+    BOOST_REQUIRE_MESSAGE(d.ds, d.error);
+    BOOST_REQUIRE(api().length(d.ds) == int64_t(f.errors.size()));
+    for (size_t i = 0; i < f.errors.size(); ++i) {
+        Sample s = get(d, int64_t(i));
+        BOOST_TEST(s.status == (f.errors[i].empty() ? KILN_OK : KILN_ERR_FORMAT), "sample " << i << ": " << s.error);
+        if (!f.errors[i].empty()) BOOST_TEST(s.error == f.errors[i]);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_loader_skips_bad_files_with_a_warning_when_asked_and_stops_otherwise) {
+    DamagedFolder f;
+    kiln::data::PluginRegistry plugins(std::vector<std::string>{});
+    plugins.add(*kiln_plugin_entry(), "test");
+    kiln::data::DataLoaderOptions o;
+    o.batch_size = 9, o.workers = 2;
+    std::vector<std::string> warnings;
+    o.warn = [&](const std::string& w) { warnings.push_back(w); };
+    {
+        kiln::data::DataLoader loader(plugins.open_dataset("imagefolder:" + f.root + ",on_error=skip"), {}, o);
+        const kiln::data::Batch* b = loader.next();
+        BOOST_TEST_REQUIRE(b != nullptr);
+        BOOST_TEST(b->size == 2);
+        BOOST_TEST(b->indices[0] == 0);
+        BOOST_TEST(b->indices[1] == 6);
+        BOOST_TEST(loader.skipped() == 7);
+        std::vector<std::string> want;
+        for (size_t i = 0; i < f.errors.size(); ++i)
+            if (!f.errors[i].empty()) want.push_back("skipped sample " + std::to_string(i) + ": " + f.errors[i]);
+        BOOST_TEST(warnings == want, boost::test_tools::per_element());
+    }
+    kiln::data::DataLoader stop(plugins.open_dataset("imagefolder:" + f.root), {}, o);
+    try {
+        stop.next();
+        BOOST_ERROR("expected an Error");
+    } catch (const kiln::Error& e) {
+        BOOST_TEST((e.code() == kiln::Errc::format));
+        BOOST_TEST(std::string(e.what()) == f.errors[1] + " (sample 1)");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_symlink_to_itself_is_a_file_that_cannot_be_opened) {
+    TempDir dir;
+    std::string cls = dir / "r/cls";
+    write_flat(cls + "/a.png", 1);
+    fs::create_symlink("loop.png", cls + "/loop.png");
+    Dataset d(dir / "r");
+    BOOST_REQUIRE_MESSAGE(d.ds, d.error);
+    BOOST_REQUIRE(api().length(d.ds) == 2);
+    Sample s = get(d, 1);
+    BOOST_TEST(s.status == KILN_ERR_IO);
+    BOOST_TEST(s.error == cls + "/loop.png: cannot open: Too many levels of symbolic links");
+}
+
+BOOST_AUTO_TEST_CASE(reading_files_reuses_the_threads_buffer) {
+    TempDir dir;
+    kiln::image::Image big{48, 64, 3, Bytes(48 * 64 * 3)}, small{8, 8, 3, Bytes(8 * 8 * 3, 200)};
+    for (size_t k = 0; k < big.pixels.size(); ++k) big.pixels[k] = static_cast<uint8_t>(k * 13);
+    write_bytes(dir / "r/cls/a.jpg", kiln::image::encode_jpeg(kiln::image::view(big)));
+    write_bytes(dir / "r/cls/b.jpg", kiln::image::encode_jpeg(kiln::image::view(small)));
+    Dataset d(dir / "r");
+    BOOST_REQUIRE_MESSAGE(d.ds, d.error);
+    Bytes pixels(big.pixels.size());
+    char err[512] = "";
+    auto read = [&](int64_t i) {
+        kiln_array a{};
+        a.data = pixels.data();
+        size_t needed = 0;
+        int64_t label = 0;
+        return api().get(d.ds, i, &a, pixels.size(), &needed, &label, err, sizeof err);
+    };
+    BOOST_TEST(read(0) == KILN_OK);  // the buffers grow to the larger file
+    BOOST_TEST(read(1) == KILN_OK);
+    // An RGB JPEG decodes without converting, so after that only libjpeg's own malloc remains.
+    const long before = kiln::testing::allocations();
+    for (int round = 0; round < 3; ++round)
+        for (int64_t i : {1, 0}) BOOST_TEST_REQUIRE(read(i) == KILN_OK, err);
+    BOOST_TEST(kiln::testing::allocations() == before);
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_files_and_folders, *boost::unit_test::precondition(chmod_works)) {

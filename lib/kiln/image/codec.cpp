@@ -174,6 +174,12 @@ void write_jpeg(const std::string& path, ImageView image, const JpegOptions& opt
 }
 
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
+    std::vector<uint8_t> bytes;
+    read_file(path, max_bytes, bytes);
+    return bytes;
+}
+
+void read_file(const std::string& path, uint64_t max_bytes, std::vector<uint8_t>& bytes) {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like a folder.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(Errc::io, path + ": cannot open: " + system_reason());
@@ -193,7 +199,7 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
                                " bytes, more than an image within the pixel limit can take (" +
                                std::to_string(max_bytes) + " bytes)");
     }
-    std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+    bytes.resize(static_cast<size_t>(st.st_size));
     size_t got = 0;
     while (got < bytes.size()) {
         ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
@@ -206,7 +212,6 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
         got += static_cast<size_t>(n);
     }
     ::close(fd);
-    return bytes;
 }
 
 void write_file(const std::string& path, std::span<const uint8_t> bytes) {

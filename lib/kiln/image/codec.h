@@ -101,6 +101,8 @@ uint64_t max_file_bytes(uint64_t max_pixels);
 // Whole-file reading and writing; Error(io) names the path and the system's reason. A file over
 // max_bytes is Error(format), unread.
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
+// The same into `bytes`, resized to the file's length: a buffer kept from file to file only grows.
+void read_file(const std::string& path, uint64_t max_bytes, std::vector<uint8_t>& bytes);
 void write_file(const std::string& path, std::span<const uint8_t> bytes);
 
 }  // namespace kiln::image
