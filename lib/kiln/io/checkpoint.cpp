@@ -34,12 +34,16 @@ void save_state(const Program& program, const std::string& path, const StateOpti
         program.read_state(e, t.data.data());
         tensors.push_back(std::move(t));
     }
-    Metadata metadata{{"format", "pt"}};
+    Metadata metadata = options.metadata;
+    for (const char* reserved : {"format", "kiln.step"})
+        if (metadata.count(reserved))
+            fail(Errc::invalid_argument, path + ": metadata key '" + std::string(reserved) + "' is written by save_state itself");
+    metadata["format"] = "pt";
     if (options.optimizer) metadata["kiln.step"] = std::to_string(program.step_count());
     save_safetensors(path, tensors, metadata);
 }
 
-void load_state(Program& program, const std::string& path, const StateOptions& options) {
+Metadata load_state(Program& program, const std::string& path, const StateOptions& options) {
     SafetensorsFile file = load_safetensors(path);
 
     // Match and check everything first, so a bad file leaves the program as it was.
@@ -73,6 +77,7 @@ void load_state(Program& program, const std::string& path, const StateOptions& o
 
     for (const auto& [e, t] : matches) program.write_state(*e, t->data.data());
     program.set_step_count(step);
+    return file.metadata;
 }
 
 }  // namespace kiln::io

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kiln/graph/program.h"
+#include "kiln/io/safetensors.h"
 
 namespace kiln::io {
 
@@ -19,13 +20,16 @@ struct StateOptions {
     // Loading: a tensor in the file that the program does not have is an error (as PyTorch's
     // strict load_state_dict). Optimizer state in the file is skipped quietly when not loaded.
     bool strict = true;
+    // Saving: extra header metadata (e.g. a training run's epoch and settings), beside "format"
+    // and "kiln.step", which it must not name.
+    Metadata metadata;
 };
 
 // Parameters and buffers (and optimizer state, if asked), atomically; metadata "format": "pt".
 void save_state(const Program& program, const std::string& path, const StateOptions& options = {});
 
 // Checks every expected tensor is in the file with the program's dtype and shape, and only then
-// writes them into the program; on any Error the program is unchanged.
-void load_state(Program& program, const std::string& path, const StateOptions& options = {});
+// writes them into the program; on any Error the program is unchanged. Returns the file's metadata.
+Metadata load_state(Program& program, const std::string& path, const StateOptions& options = {});
 
 }  // namespace kiln::io

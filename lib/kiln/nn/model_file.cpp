@@ -1,0 +1,455 @@
+#include "kiln/nn/model_file.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kiln/core/error.h"
+#include "kiln/nn/models.h"
+
+namespace kiln::nn {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct TypeName {
+    LayerSpec::Type type;
+    const char* name;
+};
+constexpr TypeName type_names[] = {
+    {LayerSpec::conv2d, "Conv2d"},         {LayerSpec::linear, "Linear"},
+    {LayerSpec::batch_norm1d, "BatchNorm1d"}, {LayerSpec::batch_norm2d, "BatchNorm2d"},
+    {LayerSpec::max_pool2d, "MaxPool2d"},  {LayerSpec::avg_pool2d, "AvgPool2d"},
+    {LayerSpec::flatten, "Flatten"},       {LayerSpec::dropout, "Dropout"},
+    {LayerSpec::relu, "ReLU"},             {LayerSpec::sigmoid, "Sigmoid"},
+    {LayerSpec::tanh, "Tanh"},             {LayerSpec::global_avg_pool2d, "GlobalAvgPool2d"},
+    {LayerSpec::sequential, "Sequential"}, {LayerSpec::residual, "Residual"},
+};
+
+const char* type_name(LayerSpec::Type t) {
+    for (const TypeName& n : type_names)
+        if (n.type == t) return n.name;
+    return "?";
+}
+
+// Keys each type accepts besides "type" and "name".
+std::vector<std::string> keys_of(LayerSpec::Type t) {
+    switch (t) {
+    case LayerSpec::conv2d: return {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "bias"};
+    case LayerSpec::linear: return {"in_features", "out_features", "bias"};
+    case LayerSpec::batch_norm1d:
+    case LayerSpec::batch_norm2d: return {"num_features", "eps", "momentum", "affine", "track_running_stats"};
+    case LayerSpec::max_pool2d: return {"kernel_size", "stride", "padding", "ceil_mode"};
+    case LayerSpec::avg_pool2d: return {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"};
+    case LayerSpec::flatten: return {"start_dim"};
+    case LayerSpec::dropout: return {"p"};
+    case LayerSpec::sequential: return {"layers"};
+    case LayerSpec::residual: return {"branch", "shortcut", "activation"};
+    default: return {};
+    }
+}
+
+// Reads one JSON object, remembering where it is so every message can name the entry.
+class Reader {
+public:
+    Reader(const std::string& origin, std::string path, const json& j) : origin_(origin), path_(std::move(path)), j_(j) {
+        if (!j_.is_object()) bad("expected an object, got " + j_.dump());
+    }
+
+    [[noreturn]] void bad(const std::string& what, const std::string& key = "") const {
+        std::string where = path_;
+        if (!key.empty()) where += (where.empty() ? "" : ".") + key;
+        fail(Errc::format, origin_ + ": " + (where.empty() ? "" : where + ": ") + what);
+    }
+    const std::string& path() const { return path_; }
+    std::string child(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+    bool has(const std::string& key) const { return j_.contains(key); }
+    const json& at(const std::string& key) const { return j_.at(key); }
+
+    void only(std::vector<std::string> allowed) const {
+        for (const auto& [key, value] : j_.items())
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                std::string list;
+                for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + k;
+                bad("unknown key '" + key + "' (expected: " + list + ")");
+            }
+    }
+
+    int64_t integer(const std::string& key, int64_t fallback, int64_t min = 1) const {
+        if (!has(key)) return fallback;
+        const json& v = at(key);
+        if (!v.is_number_integer() || v.get<int64_t>() < min)
+            bad("expected an integer ≥ " + std::to_string(min) + ", got " + v.dump(), key);
+        return v.get<int64_t>();
+    }
+    double number(const std::string& key, double fallback, double min, double max) const {
+        if (!has(key)) return fallback;
+        const json& v = at(key);
+        if (!v.is_number() || v.get<double>() < min || v.get<double>() > max)
+            bad("expected a number in [" + json(min).dump() + ", " + json(max).dump() + "], got " + v.dump(), key);
+        return v.get<double>();
+    }
+    bool boolean(const std::string& key, bool fallback) const {
+        if (!has(key)) return fallback;
+        if (!at(key).is_boolean()) bad("expected true or false, got " + at(key).dump(), key);
+        return at(key).get<bool>();
+    }
+    std::string text(const std::string& key) const {
+        if (!at(key).is_string()) bad("expected a string, got " + at(key).dump(), key);
+        return at(key).get<std::string>();
+    }
+    // A number or [h, w], each ≥ min.
+    Pair pair(const std::string& key, Pair fallback, int min) const {
+        if (!has(key)) return fallback;
+        const json& v = at(key);
+        auto ok = [min](const json& e) {
+            return e.is_number_integer() && e.get<int64_t>() >= min && e.get<int64_t>() <= std::numeric_limits<int>::max();
+        };
+        if (ok(v)) return Pair(v.get<int>());
+        if (v.is_array() && v.size() == 2 && ok(v[0]) && ok(v[1])) return Pair(v[0].get<int>(), v[1].get<int>());
+        bad(std::string("expected ") + (min > 0 ? "a positive integer" : "an integer ≥ 0") + " or [h, w], got " + v.dump(), key);
+    }
+
+private:
+    const std::string& origin_;
+    std::string path_;
+    const json& j_;
+};
+
+std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list);
+
+LayerSpec parse_layer(const std::string& origin, const std::string& path, const json& j) {
+    Reader r(origin, path, j);
+    if (!r.has("type")) r.bad("missing \"type\"");
+    const std::string type = r.text("type");
+    LayerSpec s;
+    s.path = path;
+    const TypeName* found = nullptr;
+    for (const TypeName& n : type_names)
+        if (type == n.name) found = &n;
+    if (!found) {
+        std::string list;
+        for (const TypeName& n : type_names) list += (list.empty() ? "" : ", ") + std::string(n.name);
+        r.bad("unknown layer type '" + type + "' (known: " + list + ")", "type");
+    }
+    s.type = found->type;
+    std::vector<std::string> allowed = keys_of(s.type);
+    allowed.insert(allowed.begin(), {"type", "name"});
+    r.only(allowed);
+    if (r.has("name")) {
+        s.name = r.text("name");
+        if (s.name.empty() || s.name.find('.') != std::string::npos) r.bad("a name is not empty and has no '.'", "name");
+    }
+
+    switch (s.type) {
+    case LayerSpec::conv2d: {
+        if (!r.has("out_channels")) r.bad("Conv2d needs \"out_channels\"");
+        if (!r.has("kernel_size")) r.bad("Conv2d needs \"kernel_size\"");
+        s.in = r.integer("in_channels", 0);
+        s.out = r.integer("out_channels", 0);
+        s.conv.kernel = r.pair("kernel_size", 1, 1);
+        s.conv.stride = r.pair("stride", 1, 1);
+        s.conv.dilation = r.pair("dilation", 1, 1);
+        s.conv.bias = r.boolean("bias", true);
+        if (r.has("padding") && r.at("padding").is_string()) {
+            const std::string mode = r.text("padding");
+            if (mode == "same") s.conv.padding = same;
+            else if (mode == "valid") s.conv.padding = valid;
+            else r.bad("expected an integer, [h, w], \"same\" or \"valid\", got \"" + mode + "\"", "padding");
+        } else {
+            const Pair p = r.pair("padding", 0, 0);
+            s.conv.padding = Padding(p.h, p.w);
+        }
+        break;
+    }
+    case LayerSpec::linear:
+        if (!r.has("out_features")) r.bad("Linear needs \"out_features\" (a number or \"classes\")");
+        s.in = r.integer("in_features", 0);
+        if (r.at("out_features").is_string()) {
+            if (r.text("out_features") != "classes")
+                r.bad("expected a positive integer or \"classes\", got " + r.at("out_features").dump(), "out_features");
+        } else {
+            s.out = r.integer("out_features", 0);
+        }
+        s.bias = r.boolean("bias", true);
+        break;
+    case LayerSpec::batch_norm1d:
+    case LayerSpec::batch_norm2d:
+        s.in = r.integer("num_features", 0);
+        s.norm.eps = float(r.number("eps", 1e-5, 0, 1));
+        if (r.has("momentum") && r.at("momentum").is_null()) s.norm.cumulative = true;
+        else s.norm.momentum = float(r.number("momentum", 0.1, 0, 1));
+        s.norm.affine = r.boolean("affine", true);
+        s.norm.track_running_stats = r.boolean("track_running_stats", true);
+        break;
+    case LayerSpec::max_pool2d:
+    case LayerSpec::avg_pool2d:
+        if (!r.has("kernel_size")) r.bad(std::string(type_name(s.type)) + " needs \"kernel_size\"");
+        s.kernel = r.pair("kernel_size", 1, 1);
+        s.pool.stride = r.pair("stride", s.kernel, 1);
+        s.pool.padding = r.pair("padding", 0, 0);
+        s.pool.ceil_mode = r.boolean("ceil_mode", false);
+        if (s.type == LayerSpec::avg_pool2d) s.pool.count_include_pad = r.boolean("count_include_pad", true);
+        break;
+    case LayerSpec::flatten: s.start_dim = int(r.integer("start_dim", 1, 1)); break;
+    case LayerSpec::dropout: s.p = float(r.number("p", 0.5, 0, 0.999999)); break;
+    case LayerSpec::sequential:
+        if (!r.has("layers")) r.bad("Sequential needs \"layers\"");
+        s.layers = parse_layers(origin, r.child("layers"), r.at("layers"));
+        break;
+    case LayerSpec::residual:
+        if (!r.has("branch")) r.bad("Residual needs \"branch\"");
+        s.layers = parse_layers(origin, r.child("branch"), r.at("branch"));
+        if (r.has("shortcut")) s.shortcut = parse_layers(origin, r.child("shortcut"), r.at("shortcut"));
+        if (r.has("activation")) {
+            const std::string a = r.text("activation");
+            if (a == "ReLU") s.activation = LayerSpec::relu;
+            else if (a == "Sigmoid") s.activation = LayerSpec::sigmoid;
+            else if (a == "Tanh") s.activation = LayerSpec::tanh;
+            else r.bad("expected \"ReLU\", \"Sigmoid\" or \"Tanh\", got \"" + a + "\"", "activation");
+        }
+        break;
+    default: break;
+    }
+    return s;
+}
+
+std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list) {
+    if (!list.is_array() || list.empty()) fail(Errc::format, origin + ": " + path + ": expected a non-empty list of layers");
+    std::vector<LayerSpec> layers;
+    for (size_t i = 0; i < list.size(); ++i) layers.push_back(parse_layer(origin, path + "[" + std::to_string(i) + "]", list[i]));
+    return layers;
+}
+
+// ---- writing ----
+
+json pair_json(Pair p) { return p.h == p.w ? json(p.h) : json::array({p.h, p.w}); }
+
+json layers_json(const std::vector<LayerSpec>& layers);
+
+json layer_json(const LayerSpec& s) {
+    json j;
+    if (!s.name.empty()) j["name"] = s.name;
+    j["type"] = type_name(s.type);
+    switch (s.type) {
+    case LayerSpec::conv2d:
+        if (s.in) j["in_channels"] = s.in;
+        j["out_channels"] = s.out;
+        j["kernel_size"] = pair_json(s.conv.kernel);
+        j["stride"] = pair_json(s.conv.stride);
+        j["padding"] = s.conv.padding.mode == Padding::same_size ? json("same")
+                       : s.conv.padding.mode == Padding::none    ? json("valid")
+                                                                 : pair_json(s.conv.padding);
+        j["dilation"] = pair_json(s.conv.dilation);
+        j["bias"] = s.conv.bias;
+        break;
+    case LayerSpec::linear:
+        if (s.in) j["in_features"] = s.in;
+        j["out_features"] = s.out ? json(s.out) : json("classes");
+        j["bias"] = s.bias;
+        break;
+    case LayerSpec::batch_norm1d:
+    case LayerSpec::batch_norm2d:
+        if (s.in) j["num_features"] = s.in;
+        j["eps"] = s.norm.eps;
+        j["momentum"] = s.norm.cumulative ? json(nullptr) : json(s.norm.momentum);
+        j["affine"] = s.norm.affine;
+        j["track_running_stats"] = s.norm.track_running_stats;
+        break;
+    case LayerSpec::max_pool2d:
+    case LayerSpec::avg_pool2d:
+        j["kernel_size"] = pair_json(s.kernel);
+        j["stride"] = pair_json(s.pool.stride);
+        j["padding"] = pair_json(s.pool.padding);
+        j["ceil_mode"] = s.pool.ceil_mode;
+        if (s.type == LayerSpec::avg_pool2d) j["count_include_pad"] = s.pool.count_include_pad;
+        break;
+    case LayerSpec::flatten: j["start_dim"] = s.start_dim; break;
+    case LayerSpec::dropout: j["p"] = s.p; break;
+    case LayerSpec::sequential: j["layers"] = layers_json(s.layers); break;
+    case LayerSpec::residual:
+        j["branch"] = layers_json(s.layers);
+        if (!s.shortcut.empty()) j["shortcut"] = layers_json(s.shortcut);
+        if (s.activation != LayerSpec::sequential) j["activation"] = type_name(s.activation);
+        break;
+    default: break;
+    }
+    return j;
+}
+
+json layers_json(const std::vector<LayerSpec>& layers) {
+    json list = json::array();
+    for (const LayerSpec& s : layers) list.push_back(layer_json(s));
+    return list;
+}
+
+// ---- building ----
+
+bool takes_hidden_units(const std::string& builtin) {
+    return builtin == "fmnist_linear" || builtin == "fmnist_mlp" || builtin == "tinyvgg";
+}
+
+Value build_layers(Graph& g, const std::string& prefix, const std::vector<LayerSpec>& layers, Value x, int64_t classes);
+
+Value build_layer(Graph& g, const std::string& name, const LayerSpec& s, Value x, int64_t classes) {
+    const Shape in = g.shape(x);
+    auto check_in = [&](int64_t have, const char* key) {
+        if (s.in && s.in != have)
+            fail(Errc::shape_mismatch, std::string(key) + " is " + std::to_string(s.in) + " but the input " + in.str() +
+                                           " has " + std::to_string(have));
+    };
+    switch (s.type) {
+    case LayerSpec::conv2d:
+        if (in.rank == 4) check_in(in[1], "in_channels");
+        return conv2d(g, name, x, s.out, s.conv);
+    case LayerSpec::linear:
+        if (in.rank == 2) check_in(in[1], "in_features");
+        return linear(g, name, x, s.out ? s.out : classes, s.bias);
+    case LayerSpec::batch_norm1d:
+    case LayerSpec::batch_norm2d: {
+        const bool two_d = s.type == LayerSpec::batch_norm2d;
+        if (two_d ? in.rank != 4 : (in.rank != 2 && in.rank != 3))
+            fail(Errc::shape_mismatch, std::string(type_name(s.type)) + " needs " + (two_d ? "[N, C, H, W]" : "[N, C] or [N, C, L]") +
+                                           ", got " + in.str());
+        check_in(in[1], "num_features");
+        return batch_norm(g, name, x, s.norm);
+    }
+    case LayerSpec::max_pool2d: return max_pool2d(g, x, s.kernel, s.pool);
+    case LayerSpec::avg_pool2d: return avg_pool2d(g, x, s.kernel, s.pool);
+    case LayerSpec::flatten: return g.flatten(x, s.start_dim);
+    case LayerSpec::dropout: return g.dropout(x, s.p);
+    case LayerSpec::relu: return g.relu(x);
+    case LayerSpec::sigmoid: return g.sigmoid(x);
+    case LayerSpec::tanh: return g.tanh(x);
+    case LayerSpec::global_avg_pool2d: return g.global_avg_pool2d(x);
+    case LayerSpec::sequential: return build_layers(g, name, s.layers, x, classes);
+    case LayerSpec::residual: {
+        Value branch = build_layers(g, name, s.layers, x, classes);
+        Value shortcut = s.shortcut.empty() ? x : build_layers(g, name, s.shortcut, x, classes);
+        Value sum = g.add(branch, shortcut);
+        if (s.activation == LayerSpec::relu) return g.relu(sum);
+        if (s.activation == LayerSpec::sigmoid) return g.sigmoid(sum);
+        if (s.activation == LayerSpec::tanh) return g.tanh(sum);
+        return sum;
+    }
+    }
+    return x;
+}
+
+// A layer's own errors get its path and type in front; errors from nested layers already have theirs.
+struct LayerError : Error {
+    using Error::Error;
+};
+
+Value build_layers(Graph& g, const std::string& prefix, const std::vector<LayerSpec>& layers, Value x, int64_t classes) {
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const LayerSpec& s = layers[i];
+        const std::string child = s.name.empty() ? std::to_string(i) : s.name;
+        try {
+            x = build_layer(g, prefix.empty() ? child : prefix + "." + child, s, x, classes);
+        } catch (const LayerError&) {
+            throw;
+        } catch (const Error& e) {
+            throw LayerError(e.code(), s.path + " (" + type_name(s.type) + "): " + e.what());
+        }
+    }
+    return x;
+}
+
+}  // namespace
+
+ModelSpec parse_model(const std::string& text, const std::string& origin) {
+    ModelSpec spec;
+    spec.origin = origin;
+    const size_t start = text.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos || text[start] != '{') {
+        const auto& names = model_names();
+        if (std::find(names.begin(), names.end(), text) == names.end()) {
+            std::string list;
+            for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+            fail(Errc::invalid_argument, origin + ": '" + text + "' is neither a JSON description nor a built-in model (" + list + ")");
+        }
+        spec.builtin = text;
+        return spec;
+    }
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        fail(Errc::format, origin + ": not valid JSON: " + e.what());
+    }
+    Reader r(origin, "", j);
+    const std::vector<std::string> run_keys = {"input_shape", "class_names", "eval_transforms"};
+    if (r.has("builtin") == r.has("layers")) r.bad("expected either \"builtin\" (a model's name) or \"layers\"");
+    std::vector<std::string> allowed = run_keys;
+    if (r.has("builtin")) {
+        spec.builtin = r.text("builtin");
+        const auto& names = model_names();
+        if (std::find(names.begin(), names.end(), spec.builtin) == names.end()) {
+            std::string list;
+            for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+            r.bad("unknown model '" + spec.builtin + "' (known: " + list + ")", "builtin");
+        }
+        allowed.push_back("builtin");
+        if (takes_hidden_units(spec.builtin)) allowed.push_back("hidden_units");
+        r.only(allowed);
+        spec.hidden_units = r.integer("hidden_units", 10);
+    } else {
+        allowed.push_back("layers");
+        r.only(allowed);
+        spec.layers = parse_layers(origin, "layers", r.at("layers"));
+    }
+    try {
+        if (r.has("input_shape")) spec.input_shape = r.at("input_shape").get<std::vector<int64_t>>();
+        if (r.has("class_names")) spec.class_names = r.at("class_names").get<std::vector<std::string>>();
+    } catch (const json::exception&) {
+        r.bad("input_shape is a list of integers and class_names a list of strings");
+    }
+    for (int64_t d : spec.input_shape)
+        if (d <= 0) r.bad("expected positive sizes, got " + r.at("input_shape").dump(), "input_shape");
+    if (r.has("eval_transforms")) spec.eval_transforms = r.text("eval_transforms");
+    return spec;
+}
+
+ModelSpec read_model_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(Errc::io, path + ": cannot open the model description");
+    std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+    if (f.bad()) fail(Errc::io, path + ": cannot read the model description");
+    return parse_model(text, path);
+}
+
+std::string to_json(const ModelSpec& spec) {
+    json j;
+    if (!spec.builtin.empty()) {
+        j["builtin"] = spec.builtin;
+        if (takes_hidden_units(spec.builtin)) j["hidden_units"] = spec.hidden_units;
+    } else {
+        j["layers"] = layers_json(spec.layers);
+    }
+    if (!spec.input_shape.empty()) j["input_shape"] = spec.input_shape;
+    if (!spec.class_names.empty()) j["class_names"] = spec.class_names;
+    if (!spec.eval_transforms.empty()) j["eval_transforms"] = spec.eval_transforms;
+    return j.dump(2) + "\n";
+}
+
+Value build_model(Graph& g, const ModelSpec& spec, Value x, int64_t classes) {
+    if (!spec.builtin.empty()) {
+        try {
+            return build_model(g, spec.builtin, x, classes, spec.hidden_units);
+        } catch (const Error& e) {
+            throw Error(e.code(), spec.origin + ": " + e.what());
+        }
+    }
+    try {
+        return build_layers(g, "", spec.layers, x, classes);
+    } catch (const Error& e) {
+        throw Error(e.code(), spec.origin + ": " + e.what());
+    }
+}
+
+}  // namespace kiln::nn

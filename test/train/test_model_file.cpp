@@ -1,0 +1,162 @@
+// Model description files (kiln/nn/model_file.h): the JSON twins of the course's models build the
+// same state (names, shapes, initial values) as nn/models.h, descriptions survive to_json, and
+// mistakes are errors naming the file and the JSON path.
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <string>
+
+#include "kiln/core/error.h"
+#include "kiln/nn/model_file.h"
+#include "kiln/nn/models.h"
+
+using namespace kiln;
+
+namespace {
+
+const std::string here = KILN_TRAIN_TEST_DIR;
+
+struct StateView {
+    std::string name;
+    Shape shape;
+    DType dtype;
+    std::vector<uint8_t> init;
+    bool operator==(const StateView&) const = default;
+};
+
+std::vector<StateView> state_of(const Graph& g) {
+    std::vector<StateView> s;
+    for (const Node& n : g.nodes())
+        if (n.is_persistent()) s.push_back({n.name, n.shape, n.dtype, n.init});
+    return s;
+}
+
+// Builds a description and a built-in on the same input and seed; returns both states.
+std::pair<std::vector<StateView>, std::vector<StateView>> both(const nn::ModelSpec& spec, const std::string& builtin,
+                                                               Shape input) {
+    Graph a(7), b(7);
+    Value la = nn::build_model(a, spec, a.input("x", input), 10);
+    Value lb = nn::build_model(b, builtin, b.input("x", input), 10);
+    BOOST_TEST(a.shape(la).str() == b.shape(lb).str());
+    return {state_of(a), state_of(b)};
+}
+
+std::string message_of(const std::string& text, const std::string& origin = "net.json", Shape input = {2, 1, 28, 28}) {
+    try {
+        nn::ModelSpec spec = nn::parse_model(text, origin);
+        Graph g(1);
+        nn::build_model(g, spec, g.input("x", input), 10);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(model_file)
+
+BOOST_AUTO_TEST_CASE(tinyvgg_file_builds_the_builtin_state) {
+    const nn::ModelSpec spec = nn::read_model_file(here + "/tinyvgg.json");
+    auto [file, builtin] = both(spec, "tinyvgg", {4, 1, 28, 28});
+    BOOST_TEST(file.size() == 10u);
+    BOOST_TEST(file.front().name == "conv_block_1.0.weight");
+    BOOST_TEST(file.back().name == "classifier.1.bias");
+    BOOST_TEST((file == builtin));  // names, shapes, dtypes and initial values
+}
+
+BOOST_AUTO_TEST_CASE(resnet_mini_file_builds_the_builtin_state) {
+    const nn::ModelSpec spec = nn::read_model_file(here + "/resnet_mini.json");
+    auto [file, builtin] = both(spec, "resnet_mini", {2, 1, 28, 28});
+    BOOST_REQUIRE_EQUAL(file.size(), builtin.size());
+    for (size_t i = 0; i < file.size(); ++i) {
+        BOOST_TEST_CONTEXT(builtin[i].name) {
+            BOOST_TEST(file[i].name == builtin[i].name);
+            BOOST_TEST(file[i].shape.str() == builtin[i].shape.str());
+            BOOST_TEST((file[i] == builtin[i]));
+        }
+    }
+    bool has_running_var = false;
+    for (const StateView& s : file) has_running_var |= s.name == "block2.0.shortcut.1.running_var";
+    BOOST_TEST(has_running_var);
+}
+
+BOOST_AUTO_TEST_CASE(builtins_by_name_and_json) {
+    auto [named, direct] = both(nn::parse_model("lenet5", "--model"), "lenet5", {2, 1, 28, 28});
+    BOOST_TEST((named == direct));
+    const nn::ModelSpec wide = nn::parse_model(R"({"builtin": "fmnist_mlp", "hidden_units": 32})", "m.json");
+    Graph g(1);
+    nn::build_model(g, wide, g.input("x", {2, 1, 28, 28}), 10);
+    BOOST_TEST(g.shape(g.find("layer_stack.1.weight")).str() == "[32, 784]");
+    BOOST_TEST(g.shape(g.find("layer_stack.3.weight")).str() == "[10, 32]");
+}
+
+BOOST_AUTO_TEST_CASE(to_json_round_trip) {
+    for (const char* file : {"tinyvgg.json", "resnet_mini.json"}) {
+        const nn::ModelSpec spec = nn::read_model_file(here + "/" + file);
+        const std::string once = nn::to_json(spec);
+        const nn::ModelSpec again = nn::parse_model(once, "again");
+        BOOST_TEST(nn::to_json(again) == once);
+        auto [a, b] = both(again, file == std::string("tinyvgg.json") ? "tinyvgg" : "resnet_mini", {2, 1, 28, 28});
+        BOOST_TEST((a == b));
+    }
+    nn::ModelSpec run = nn::parse_model(R"({"builtin": "tinyvgg", "hidden_units": 8})", "run");
+    run.input_shape = {1, 28, 28};
+    run.class_names = {"T-shirt/top", "Trouser"};
+    run.eval_transforms = "normalize=mean=0.5,std=0.5";
+    const nn::ModelSpec back = nn::parse_model(nn::to_json(run), "model.json");
+    BOOST_TEST(back.builtin == "tinyvgg");
+    BOOST_TEST(back.hidden_units == 8);
+    BOOST_TEST((back.input_shape == std::vector<int64_t>{1, 28, 28}));
+    BOOST_TEST((back.class_names == run.class_names));
+    BOOST_TEST(back.eval_transforms == run.eval_transforms);
+}
+
+BOOST_AUTO_TEST_CASE(options_reach_the_layers) {
+    const nn::ModelSpec spec = nn::parse_model(R"({"layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": [3, 5], "padding": "same", "bias": false},
+        {"type": "BatchNorm2d", "momentum": null, "affine": false},
+        {"type": "AvgPool2d", "kernel_size": 2, "stride": 1},
+        {"type": "Dropout", "p": 0.25},
+        {"type": "Flatten"},
+        {"name": "head", "type": "Linear", "out_features": 3}]})", "o.json");
+    Graph g(1);
+    Value out = nn::build_model(g, spec, g.input("x", {2, 1, 8, 8}), 10);
+    BOOST_TEST(g.shape(out).str() == "[2, 3]");  // a fixed out_features, not the class count
+    BOOST_TEST(g.shape(g.find("0.weight")).str() == "[4, 1, 3, 5]");
+    BOOST_TEST(!g.find("0.bias"));
+    BOOST_TEST(!g.find("1.weight"));            // affine false
+    BOOST_TEST(bool(g.find("1.running_mean")));
+    BOOST_TEST(g.shape(g.find("head.weight")).str() == "[3, 196]");  // 4 × 7 × 7 after AvgPool(2, stride 1)
+    const std::string j = nn::to_json(spec);
+    BOOST_TEST(contains(j, "\"momentum\": null"));
+    BOOST_TEST(contains(j, "\"padding\": \"same\""));
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_file_and_the_path) {
+    std::string m = message_of(R"({"layers": [{"type": "ReLU"}, {"type": "Conv3d"}]})");
+    BOOST_TEST(contains(m, "net.json: layers[1].type: unknown layer type 'Conv3d'"), m);
+    m = message_of(R"({"layers": [{"name": "b", "type": "Sequential", "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": "3"}]}]})");
+    BOOST_TEST(contains(m, "net.json: layers[0].layers[0].kernel_size: expected a positive integer or [h, w], got \"3\""), m);
+    m = message_of(R"({"layers": [{"type": "Linear", "out_features": 4, "bais": false}]})");
+    BOOST_TEST(contains(m, "layers[0]: unknown key 'bais'"), m);
+    m = message_of(R"({"layers": [{"type": "Linear"}]})");
+    BOOST_TEST(contains(m, "layers[0]: Linear needs \"out_features\""), m);
+    m = message_of("{\"layers\": [\n  {\"type\": \"ReLU\",}\n]}");
+    BOOST_TEST(contains(m, "net.json: not valid JSON"), m);
+    m = message_of(R"({"builtin": "lenet5", "hidden_units": 3})");
+    BOOST_TEST(contains(m, "unknown key 'hidden_units'"), m);
+    m = message_of("vgg16", "--model");
+    BOOST_TEST(contains(m, "--model: 'vgg16' is neither a JSON description nor a built-in model"), m);
+    // Shape errors while building name the layer too.
+    m = message_of(R"({"layers": [{"name": "f", "type": "Sequential", "layers": [{"type": "Flatten"}, {"type": "Linear", "in_features": 100, "out_features": 2}]}]})");
+    BOOST_TEST(contains(m, "net.json: layers[0].layers[1] (Linear): in_features is 100 but the input [2, 784] has 784"), m);
+    m = message_of(R"({"layers": [{"type": "BatchNorm2d"}]})", "net.json", {2, 784});
+    BOOST_TEST(contains(m, "layers[0] (BatchNorm2d): BatchNorm2d needs [N, C, H, W], got [2, 784]"), m);
+    m = message_of(R"({"layers": [{"type": "Residual", "branch": [{"type": "Conv2d", "out_channels": 3, "kernel_size": 3}]}]})");
+    BOOST_TEST(contains(m, "layers[0] (Residual)"), m);  // the add of [2,3,26,26] and the input [2,1,28,28]
+    BOOST_CHECK_THROW(nn::read_model_file(here + "/no-such-file.json"), Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
