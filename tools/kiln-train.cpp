@@ -1,0 +1,480 @@
+// kiln-train: trains a classifier on a dataset from the command line, skorch-style — a progress
+// bar per epoch on a terminal, a history row after each epoch, the best epoch's weights and a
+// resumable last checkpoint in a run directory.
+//   kiln-train --data idx:/usr/share/datasets/fashion-mnist --model tinyvgg --epochs 10
+//              --schedule cosine --early-stopping yes --out runs/tinyvgg
+//   kiln-train --resume runs/tinyvgg --epochs 20        continue (here: up to 20 epochs)
+// The run directory: model.json, best.safetensors, last.safetensors, history.csv, history.json
+// (kiln/train/run_files.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage
+// mistake, 130 interrupted (Ctrl-C) after writing a checkpoint to resume from.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "kiln/backend/backend.h"
+#include "kiln/core/error.h"
+#include "kiln/data/dataloader.h"
+#include "kiln/data/plugin_registry.h"
+#include "kiln/graph/program.h"
+#include "kiln/io/atomic_file.h"
+#include "kiln/io/checkpoint.h"
+#include "kiln/nn/model_file.h"
+#include "kiln/train/fit.h"
+#include "kiln/train/run_files.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace train = kiln::train;
+using kiln::Errc;
+using kiln::fail;
+using kiln::tools::Args;
+using kiln::tools::Command;
+using json = nlohmann::json;
+
+struct OptionSpec {
+    const char *name, *value_name, *help, *default_value;
+};
+// Every option but --resume and --out is recorded in last.safetensors, so --resume continues with
+// the same settings; options given beside --resume override them (typically --epochs).
+const OptionSpec options[] = {
+    {"data", "SPEC", "training data, <plugin>:<config> (required unless --resume)", ""},
+    {"model", "NAME|FILE", "a built-in model (fmnist_linear, fmnist_mlp, tinyvgg, lenet5, resnet_mini) or a JSON description", "tinyvgg"},
+    {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N", ""},
+    {"epochs", "N", "epochs to train in all (a resumed run continues up to N)", "10"},
+    {"batch", "N", "batch size", "32"},
+    {"limit", "N", "train (and validate) on a seeded random N samples of --data; 0: all", "0"},
+    {"optimizer", "NAME", "sgd, adam or adamw", "sgd"},
+    {"lr", "X", "learning rate (default 0.1 for sgd, 0.001 for adam/adamw)", ""},
+    {"momentum", "X", "SGD momentum", "0"},
+    {"nesterov", "yes|no", "SGD Nesterov momentum", "no"},
+    {"weight-decay", "X", "weight decay (default 0; adamw 0.01)", ""},
+    {"betas", "B1,B2", "Adam/AdamW betas", "0.9,0.999"},
+    {"eps", "X", "Adam/AdamW eps", "1e-8"},
+    {"schedule", "NAME", "learning rate per epoch: constant, step, exponential, cosine", "constant"},
+    {"step-size", "N", "step: epochs between decays", "10"},
+    {"gamma", "X", "step, exponential: decay factor", "0.1"},
+    {"t-max", "N", "cosine: epochs of the half period (default: the first run's --epochs minus --warmup-epochs)", ""},
+    {"eta-min", "X", "cosine: the lowest learning rate", "0"},
+    {"warmup-epochs", "N", "linear warm-up epochs before the schedule", "0"},
+    {"warmup-start-factor", "X", "warm-up starts at lr × this", "0.333333"},
+    {"valid-split", "F", "fraction of the training data held out for validation (seeded); 0: none", "0.1"},
+    {"valid-data", "SPEC", "a separate validation dataset instead of --valid-split", ""},
+    {"early-stopping", "yes|no", "stop when --monitor has not improved for --patience epochs", "no"},
+    {"monitor", "METRIC", "early stopping's metric: valid_loss, valid_acc, train_loss, train_acc", "valid_loss"},
+    {"patience", "N", "early stopping: epochs without improvement", "5"},
+    {"threshold", "X", "early stopping: the improvement that counts", "0.0001"},
+    {"threshold-mode", "rel|abs", "early stopping: threshold relative to the score, or absolute", "rel"},
+    {"checkpoint-monitor", "METRIC", "the metric that picks best.safetensors", "valid_loss"},
+    {"load-best", "yes|no", "at the end, load the best epoch's weights and evaluate them", "no"},
+    {"train-transforms", "PIPE", "transform pipeline for training samples (kiln/data/README.md)", ""},
+    {"eval-transforms", "PIPE", "transform pipeline for validation (and, recorded, for inference)", ""},
+    {"seed", "N", "seed of initialisation, split, shuffling, augmentation and dropout", "42"},
+    {"threads", "N", "compute threads, 0 = all cores", "0"},
+    {"workers", "N", "data loading threads", "2"},
+    {"device", "cpu|cuda", "where to train", "cpu"},
+};
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void on_sigint(int) {
+    stop_requested = 1;
+    const char msg[] = "\nkiln-train: stopping after this batch (Ctrl-C again quits at once)\n";
+    [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+double number(const Args& a, const std::string& name, double lo, double hi) {
+    const std::string& s = a.text(name);
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || !(v >= lo && v <= hi))
+        throw a.usage_error("--" + name + " " + s + ": expected a number from " + json(lo).dump() + " to " + json(hi).dump());
+    return v;
+}
+
+bool yes(const Args& a, const std::string& name) { return a.choice(name, {"yes", "no"}) == "yes"; }
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(Errc::io, path + ": cannot open");
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string quoted(const std::string& s) {
+    if (s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:,=") == std::string::npos) return s;
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// ---- the terminal ----
+
+void print_header() {
+    std::printf("  epoch    train_loss    train_acc    valid_loss    valid_acc          lr      dur  best\n");
+    std::printf("-------  ------------  -----------  ------------  -----------  ----------  -------  ----\n");
+}
+
+void print_row(const train::HistoryRow& r) {
+    char valid_loss[16] = "-", valid_acc[16] = "-";
+    if (!std::isnan(r.valid_loss)) std::snprintf(valid_loss, sizeof valid_loss, "%.4f", r.valid_loss);
+    if (!std::isnan(r.valid_acc)) std::snprintf(valid_acc, sizeof valid_acc, "%.4f", r.valid_acc);
+    std::printf("%7lld  %12.4f  %11.4f  %12s  %11s  %10.4g  %6.1fs  %4s\n", static_cast<long long>(r.epoch), r.train_loss,
+                r.train_acc, valid_loss, valid_acc, r.lr, r.seconds, r.best ? "+" : "");
+    std::fflush(stdout);
+}
+
+// One line redrawn in place: epoch, bar, batches, images/s, ETA, running loss. Throttled to ten
+// redraws a second; formats on the stack.
+struct ProgressBar {
+    int64_t epochs = 0;
+    double last_draw = -1;
+    void draw(const train::BatchProgress& p) {
+        const bool done = p.batch == p.batches;
+        if (!done && p.seconds - last_draw < 0.1) return;
+        last_draw = done ? -1 : p.seconds;
+        constexpr int width = 24;
+        char bar[width + 1];
+        const int filled = int(width * p.batch / std::max<int64_t>(p.batches, 1));
+        for (int i = 0; i < width; ++i) bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        const double rate = p.seconds > 0 ? double(p.samples) / p.seconds : 0;
+        const double eta = p.batch > 0 ? p.seconds * double(p.batches - p.batch) / double(p.batch) : 0;
+        std::printf("\r  epoch %lld/%lld [%s] %lld/%lld  %.0f img/s  ETA %d:%02d  loss %.4f\033[K",
+                    static_cast<long long>(p.epoch), static_cast<long long>(epochs), bar, static_cast<long long>(p.batch),
+                    static_cast<long long>(p.batches), rate, int(eta) / 60, int(eta) % 60, p.mean_loss);
+        std::fflush(stdout);
+    }
+};
+
+// ---- settings ----
+
+double lr_of(const Args& a) {
+    return a.text("lr").empty() ? (a.text("optimizer") == "sgd" ? 0.1 : 0.001) : number(a, "lr", 1e-12, 1e6);
+}
+
+kiln::OptimizerConfig optimizer_of(const Args& a) {
+    const std::string& name = a.choice("optimizer", {"sgd", "adam", "adamw"});
+    const float lr = float(lr_of(a));
+    const float wd = float(a.text("weight-decay").empty() ? (name == "adamw" ? 0.01 : 0.0) : number(a, "weight-decay", 0, 1e3));
+    if (name == "sgd") {
+        kiln::SGD o{.lr = lr, .momentum = float(number(a, "momentum", 0, 1)), .weight_decay = wd, .nesterov = yes(a, "nesterov")};
+        if (o.nesterov && o.momentum <= 0) throw a.usage_error("--nesterov yes needs --momentum above 0");
+        return o;
+    }
+    const std::string& betas = a.text("betas");
+    float b1 = 0, b2 = 0;
+    char extra = 0;
+    if (std::sscanf(betas.c_str(), "%f,%f%c", &b1, &b2, &extra) != 2 || !(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1))
+        throw a.usage_error("--betas " + betas + ": expected two numbers in [0, 1), e.g. 0.9,0.999");
+    const float eps = float(number(a, "eps", 0, 1));
+    if (name == "adam") return kiln::Adam{.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd};
+    return kiln::AdamW{.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd};
+}
+
+train::Schedule schedule_of(const Args& a, double base_lr, int64_t epochs) {
+    train::Schedule s;
+    s.kind = train::parse_schedule_kind(a.choice("schedule", {"constant", "step", "exponential", "cosine"}));
+    s.base_lr = base_lr;
+    s.step_size = a.integer("step-size", 1, 1'000'000);
+    s.gamma = number(a, "gamma", 1e-9, 1);
+    s.warmup_epochs = a.integer("warmup-epochs", 0, 1'000'000);
+    s.warmup_start_factor = number(a, "warmup-start-factor", 1e-9, 1);
+    s.t_max = a.text("t-max").empty() ? std::max<int64_t>(epochs - s.warmup_epochs, 1) : a.integer("t-max", 1, 1'000'000);
+    s.eta_min = number(a, "eta-min", 0, base_lr);
+    return s;
+}
+
+kiln::nn::ModelSpec model_of(const Args& a) {
+    const std::string& m = a.text("model");
+    kiln::nn::ModelSpec spec = m.size() > 5 && m.compare(m.size() - 5, 5, ".json") == 0 ? kiln::nn::read_model_file(m)
+                                                                                        : kiln::nn::parse_model(m, "--model");
+    const std::string& args = a.text("model-arg");
+    for (size_t begin = 0; begin < args.size();) {
+        size_t end = args.find(',', begin);
+        if (end == std::string::npos) end = args.size();
+        const std::string item = args.substr(begin, end - begin);
+        begin = end + 1;
+        const size_t eq = item.find('=');
+        const std::string key = item.substr(0, eq);
+        char* stop = nullptr;
+        const long long v = eq == std::string::npos ? 0 : std::strtoll(item.c_str() + eq + 1, &stop, 10);
+        if (key != "hidden_units" || eq == std::string::npos || *stop != '\0' || v < 1)
+            throw a.usage_error("--model-arg " + item + ": expected hidden_units=N (N ≥ 1)");
+        if (spec.builtin != "fmnist_linear" && spec.builtin != "fmnist_mlp" && spec.builtin != "tinyvgg")
+            throw a.usage_error("--model-arg hidden_units: only fmnist_linear, fmnist_mlp and tinyvgg take it");
+        spec.hidden_units = v;
+    }
+    return spec;
+}
+
+// The settings recorded for --resume: every option's text except --resume and --out, and the
+// cosine half period as resolved, so a run resumed with more --epochs keeps its schedule.
+std::string config_json(const Args& a, const train::Schedule& schedule) {
+    json j = json::object();
+    for (const OptionSpec& o : options) j[o.name] = a.text(o.name);
+    j["t-max"] = std::to_string(schedule.t_max);
+    return j.dump();
+}
+
+// Parses the command line; with --resume, first the settings recorded in the run's
+// last.safetensors, then the options given now on top of them.
+Args parse(const Command& cmd, int argc, char** argv) {
+    Args given = cmd.parse(argc, argv, 1);
+    if (given.help || !given.given("resume")) return given;
+    if (given.given("out")) throw given.usage_error("--resume continues in its own directory; leave out --out");
+    const std::string last = given.text("resume") + "/last.safetensors";
+    if (!fs::exists(last)) fail(Errc::io, last + ": not found (is " + given.text("resume") + " a kiln-train run directory?)");
+    const kiln::io::Metadata meta = kiln::io::load_safetensors(last).metadata;
+    auto it = meta.find("kiln.config");
+    if (it == meta.end()) fail(Errc::format, last + ": no kiln.config metadata (not written by kiln-train?)");
+    json saved;
+    try {
+        saved = json::parse(it->second);
+    } catch (const json::parse_error& e) {
+        fail(Errc::format, last + ": kiln.config is not valid JSON: " + e.what());
+    }
+    std::vector<std::string> words{argv[0]};
+    for (const OptionSpec& o : options)
+        if (!given.given(o.name) && saved.contains(o.name) && saved[o.name].is_string())
+            words.push_back("--" + std::string(o.name) + "=" + saved[o.name].get<std::string>());
+    for (int i = 1; i < argc; ++i) words.push_back(argv[i]);
+    std::vector<char*> merged;
+    for (std::string& w : words) merged.push_back(w.data());
+    return cmd.parse(int(merged.size()), merged.data(), 1);
+}
+
+// ---- training ----
+
+int train_command(int argc, char** argv) {
+    Command cmd("kiln-train",
+                "Trains a classifier: a progress bar per epoch on a terminal, a history row after each epoch,\n"
+                "and in the run directory model.json, best.safetensors (the best epoch's weights, PyTorch\n"
+                "state_dict names), last.safetensors (everything --resume needs), history.csv and history.json.\n"
+                "Ctrl-C stops at the next batch, saves last.safetensors and prints the command that resumes.");
+    for (const OptionSpec& o : options) cmd.option(o.name, o.value_name, o.help, o.default_value);
+    cmd.option("out", "RUN_DIR", "the run directory to create (required unless --resume)");
+    cmd.option("resume", "RUN_DIR", "continue the run in RUN_DIR from its last.safetensors");
+    const Args a = parse(cmd, argc, argv);
+    if (a.help) {
+        std::fputs(cmd.help().c_str(), stdout);
+        return 0;
+    }
+    const bool resuming = a.given("resume");
+    const std::string run_dir = resuming ? a.text("resume") : a.text("out");
+    if (run_dir.empty()) throw a.usage_error("--out RUN_DIR is required (or --resume RUN_DIR)");
+    if (a.text("data").empty()) throw a.usage_error("--data is required");
+
+    if (a.choice("device", {"cpu", "cuda"}) == "cuda") {
+        try {
+            kiln::make_backend("cuda");
+        } catch (const kiln::Error& e) {
+            fail(Errc::unsupported, std::string("--device cuda: kiln was built without the CUDA backend (") + e.what() +
+                                        "); train with --device cpu");
+        }
+    }
+
+    const int64_t epochs = a.integer("epochs", 1, 1'000'000);
+    const int64_t batch = a.integer("batch", 1, 1'000'000);
+    const uint64_t seed = uint64_t(a.integer("seed", 0, INT64_MAX));
+    const kiln::OptimizerConfig optimizer = optimizer_of(a);
+    train::FitConfig cfg;
+    cfg.epochs = epochs;
+    cfg.schedule = schedule_of(a, lr_of(a), epochs);
+    cfg.early_stopping = yes(a, "early-stopping");
+    train::EarlyStopping early;
+    early.monitor = a.text("monitor");
+    early.lower_is_better = train::lower_is_better(early.monitor);
+    early.patience = a.integer("patience", 1, 1'000'000);
+    early.threshold = number(a, "threshold", 0, 1e9);
+    early.relative = a.choice("threshold-mode", {"rel", "abs"}) == "rel";
+    cfg.checkpoint_monitor = a.text("checkpoint-monitor");
+    for (const char* m : {"monitor", "checkpoint-monitor"})
+        if (!train::is_metric(a.text(m)))
+            throw a.usage_error(std::string("--") + m + " " + a.text(m) + ": expected valid_loss, valid_acc, train_loss or train_acc");
+
+    // ---- data ----
+    kiln::data::PluginRegistry plugins;
+    const kiln::data::Dataset data = plugins.open_dataset(a.text("data"));
+    if (data.num_classes() < 2) fail(Errc::invalid_argument, data.spec() + ": kiln-train trains classifiers; this dataset has no classes");
+    std::vector<int64_t> pool(size_t(data.size()));
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = int64_t(i);
+    if (const int64_t limit = a.integer("limit", 0, INT64_MAX); limit > 0 && limit < data.size())
+        pool = kiln::data::random_split(data.size(), {double(limit), double(data.size() - limit)}, seed)[0];
+    const bool separate_valid = !a.text("valid-data").empty();
+    const double valid_split = number(a, "valid-split", 0, 0.9);
+    if (separate_valid && a.given("valid-split") && valid_split > 0)
+        throw a.usage_error("give either --valid-split or --valid-data, not both");
+
+    kiln::data::DataLoaderOptions train_opt;
+    train_opt.batch_size = batch, train_opt.shuffle = true, train_opt.seed = seed;
+    train_opt.workers = int(a.integer("workers", 0, 64));
+    kiln::data::DataLoaderOptions valid_opt = train_opt;
+    valid_opt.shuffle = false;
+    std::optional<kiln::data::Dataset> valid_data;
+    if (separate_valid) {
+        valid_data = plugins.open_dataset(a.text("valid-data"));
+        if (valid_data->num_classes() != data.num_classes())
+            fail(Errc::invalid_argument, valid_data->spec() + " has " + std::to_string(valid_data->num_classes()) +
+                                             " classes, the training data " + std::to_string(data.num_classes()));
+        train_opt.indices = pool;
+    } else if (valid_split > 0) {
+        const auto parts = kiln::data::random_split(int64_t(pool.size()), {1 - valid_split, valid_split}, seed);
+        if (parts[1].empty()) fail(Errc::invalid_argument, "--valid-split " + a.text("valid-split") + " leaves no validation samples");
+        for (int64_t i : parts[0]) train_opt.indices.push_back(pool[size_t(i)]);
+        for (int64_t i : parts[1]) valid_opt.indices.push_back(pool[size_t(i)]);
+        valid_data = data;
+    } else {
+        train_opt.indices = pool;
+    }
+    const std::string eval_transforms = a.text("eval-transforms");
+    kiln::data::DataLoader train_loader(data, plugins.pipeline(a.text("train-transforms")), train_opt);
+    std::optional<kiln::data::DataLoader> valid_loader;
+    if (valid_data) valid_loader.emplace(*valid_data, plugins.pipeline(eval_transforms), valid_opt);
+
+    // ---- model ----
+    fs::create_directories(run_dir);
+    const std::string model_path = run_dir + "/model.json", last_path = run_dir + "/last.safetensors",
+                      best_path = run_dir + "/best.safetensors", history_path = run_dir + "/history";
+    if (!resuming && fs::exists(last_path))
+        fail(Errc::invalid_argument, run_dir + " already holds a run; continue it with --resume " + run_dir + " or choose another --out");
+    kiln::nn::ModelSpec spec = resuming ? kiln::nn::read_model_file(model_path) : model_of(a);
+    const kiln::Shape sample = train_loader.sample_shape();
+    if (!resuming) {
+        spec.input_shape.assign(sample.dims, sample.dims + sample.rank);
+        spec.class_names = data.class_names();
+        spec.eval_transforms = eval_transforms;
+    } else if (spec.input_shape != std::vector<int64_t>(sample.dims, sample.dims + sample.rank)) {
+        fail(Errc::shape_mismatch, model_path + ": the run was trained on samples of another shape than " + sample.str());
+    }
+    kiln::Graph g(seed);
+    kiln::Shape xs{batch};
+    for (int i = 0; i < sample.rank; ++i) xs.push_back(sample[i]);
+    const kiln::Value x = g.input("x", xs);
+    const kiln::Value y = g.input("y", {batch}, kiln::DType::i64);
+    const kiln::Value logits = kiln::nn::build_model(g, spec, x, data.num_classes());
+    kiln::CompileOptions copt;
+    copt.loss = g.cross_entropy(logits, y);
+    copt.optimizer = optimizer;
+    copt.outputs = {logits};
+    copt.backend_options.threads = int(a.integer("threads", 0, 1024));
+    copt.seed = seed;
+    auto program = kiln::compile(g, copt);
+    train::Classifier model{*program, x, y, logits, data.num_classes()};
+
+    train::TrainState state = train::initial_state(early);
+    std::vector<train::HistoryRow> rows;
+    if (resuming) {
+        kiln::io::StateOptions with_optimizer;
+        with_optimizer.optimizer = true;
+        const kiln::io::Metadata meta = kiln::io::load_state(*program, last_path, with_optimizer);
+        train::restore_state(meta, last_path, state);
+        rows = train::parse_history_json(read_text(history_path + ".json"), history_path + ".json");
+        std::erase_if(rows, [&](const train::HistoryRow& r) { return r.epoch > state.epoch; });
+    } else {
+        kiln::io::write_file_atomic(model_path, kiln::nn::to_json(spec));
+    }
+
+    int64_t parameters = 0;
+    for (const kiln::StateEntry& e : program->state())
+        if (e.kind == kiln::StateEntry::param) parameters += e.shape.numel();
+    std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld\n",
+                data.spec().c_str(), static_cast<long long>(train_loader.size()),
+                valid_loader ? (", " + std::to_string(valid_loader->size()) + " validation").c_str() : "",
+                static_cast<long long>(data.num_classes()), spec.builtin.empty() ? spec.origin.c_str() : spec.builtin.c_str(),
+                static_cast<long long>(parameters), static_cast<long long>(batch));
+    if (resuming)
+        std::printf("resuming %s at epoch %lld%s\n", run_dir.c_str(), static_cast<long long>(state.epoch + 1),
+                    state.batch ? (", batch " + std::to_string(state.batch + 1)).c_str() : "");
+
+    // ---- the loop ----
+    const std::string config = config_json(a, cfg.schedule);
+    auto save_last = [&] {
+        kiln::io::StateOptions o;
+        o.optimizer = true;
+        o.metadata = train::state_metadata(state);
+        o.metadata["kiln.config"] = config;
+        kiln::io::save_state(*program, last_path, o);
+    };
+    const bool terminal = ::isatty(STDOUT_FILENO);
+    ProgressBar bar{.epochs = epochs};
+    train::FitHooks hooks;
+    if (terminal) hooks.on_batch = [&bar](const train::BatchProgress& p) { bar.draw(p); };
+    hooks.on_epoch = [&](const train::HistoryRow& row, const train::TrainState&) {
+        if (terminal) std::printf("\r\033[K");
+        print_row(row);
+        rows.push_back(row);
+        // History first, then weights: a crash in between leaves last.safetensors one epoch behind,
+        // and resuming redoes that epoch, rewriting the same files.
+        kiln::io::write_file_atomic(history_path + ".csv", train::history_csv(rows));
+        kiln::io::write_file_atomic(history_path + ".json", train::history_json(rows));
+        if (row.best) kiln::io::save_state(*program, best_path);
+        save_last();
+    };
+    hooks.stop = &stop_requested;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the program at once
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+
+    print_header();
+    for (const train::HistoryRow& r : rows) print_row(r);
+    const train::FitResult result = train::fit(model, train_loader, valid_loader ? &*valid_loader : nullptr, cfg, state, hooks);
+    if (terminal) std::printf("\r\033[K");
+
+    switch (result.end) {
+    case train::FitResult::diverged:
+        fail(Errc::invalid_argument, result.message + "; " +
+                                         (state.epoch > 0 ? last_path + " holds epoch " + std::to_string(state.epoch)
+                                                          : std::string("no checkpoint was written")));
+    case train::FitResult::interrupted: {
+        save_last();
+        std::string resume = quoted(argv[0]) + " --resume " + quoted(run_dir);
+        if (a.given("epochs") && resuming) resume += " --epochs " + a.text("epochs");
+        std::fflush(stdout);
+        std::fprintf(stderr, "kiln-train: interrupted at epoch %lld after batch %lld; saved %s\nresume with: %s\n",
+                     static_cast<long long>(state.epoch + (state.batch > 0 ? 1 : 0)),
+                     static_cast<long long>(state.batch > 0 ? state.batch : train_loader.num_batches()), last_path.c_str(),
+                     resume.c_str());
+        return 130;
+    }
+    case train::FitResult::early_stopped:
+        std::printf("early stopping: %s\n", result.message.c_str());
+        break;
+    case train::FitResult::completed: break;
+    }
+    std::printf("best epoch %lld by %s: %.4f (%s)\n", static_cast<long long>(state.best_epoch), cfg.checkpoint_monitor.c_str(),
+                state.best_score, best_path.c_str());
+    if (yes(a, "load-best") && state.best_epoch > 0) {
+        kiln::io::load_state(*program, best_path);
+        if (valid_loader) {
+            const train::Evaluation v = train::evaluate(model, *valid_loader);
+            std::printf("loaded the best weights (epoch %lld): valid_loss %.4f, valid_acc %.4f\n",
+                        static_cast<long long>(state.best_epoch), v.loss, v.accuracy);
+        } else {
+            std::printf("loaded the best weights (epoch %lld)\n", static_cast<long long>(state.best_epoch));
+        }
+    }
+    std::printf("run directory: %s\n", run_dir.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    return kiln::tools::run_tool("kiln-train", [&] { return train_command(argc, argv); });
+}
