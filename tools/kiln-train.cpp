@@ -445,9 +445,10 @@ int train_command(int argc, char** argv) {
         std::string resume = quoted(argv[0]) + " --resume " + quoted(run_dir);
         if (a.given("epochs") && resuming) resume += " --epochs " + a.text("epochs");
         std::fflush(stdout);
-        std::fprintf(stderr, "kiln-train: interrupted at epoch %lld after batch %lld; saved %s\nresume with: %s\n",
-                     static_cast<long long>(state.epoch + (state.batch > 0 ? 1 : 0)),
-                     static_cast<long long>(state.batch > 0 ? state.batch : train_loader.num_batches()), last_path.c_str(),
+        const std::string where = state.batch > 0 ? "at epoch " + std::to_string(state.epoch + 1) + ", after batch " +
+                                                        std::to_string(state.batch) + " of " + std::to_string(train_loader.num_batches())
+                                                  : "after epoch " + std::to_string(state.epoch);
+        std::fprintf(stderr, "kiln-train: interrupted %s; saved %s\nresume with: %s\n", where.c_str(), last_path.c_str(),
                      resume.c_str());
         return 130;
     }
