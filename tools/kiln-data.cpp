@@ -19,7 +19,8 @@
 #include "kiln/core/rng.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/image/codec.h"
-#include "kiln/image/draw.h"
+#include "kiln/report/grid.h"
+#include "kiln/report/save.h"
 
 namespace {
 
@@ -149,35 +150,6 @@ int info_command(int argc, char** argv) {
 
 // ---- grid ----
 
-// A sample as an 8-bit picture: u8 H×W×C images as they are; f32 C×H×W (C = 1 or 3) or H×W
-// tensors, e.g. after to_tensor/normalize, min-max scaled to 0..255 (a constant one is mid-grey).
-image::Image to_picture(const kiln_array& s, const std::string& what) {
-    image::Image img;
-    if (s.elem == KILN_U8 && s.rank == 3 && (s.shape[2] == 1 || s.shape[2] == 3)) {
-        img.height = s.shape[0], img.width = s.shape[1], img.channels = int(s.shape[2]);
-        const auto* p = static_cast<const uint8_t*>(s.data);
-        img.pixels.assign(p, p + kiln::data::array_bytes(s));
-        return img;
-    }
-    const bool chw = s.rank == 3 && (s.shape[0] == 1 || s.shape[0] == 3);
-    if (s.elem != KILN_F32 || !(chw || s.rank == 2))
-        fail(Errc::unsupported, what + " is " + kiln::data::array_description(s) +
-                                    ": grid draws u8 H×W×C images (C = 1 or 3) and f32 C×H×W or H×W tensors");
-    img.channels = chw ? int(s.shape[0]) : 1;
-    img.height = s.shape[s.rank - 2], img.width = s.shape[s.rank - 1];
-    const auto* v = static_cast<const float*>(s.data);
-    const size_t plane = size_t(img.height * img.width), n = plane * size_t(img.channels);
-    img.pixels.resize(n);
-    if (n == 0) return img;
-    const auto [lo, hi] = std::minmax_element(v, v + n);
-    for (size_t c = 0; c < size_t(img.channels); ++c)
-        for (size_t i = 0; i < plane; ++i) {
-            const float x = *hi > *lo ? (v[c * plane + i] - *lo) / (*hi - *lo) : 0.5f;
-            img.pixels[i * size_t(img.channels) + c] = uint8_t(std::lround(x * 255.0f));
-        }
-    return img;
-}
-
 // n different indices of [0, size), drawn with a seeded partial Fisher-Yates shuffle.
 std::vector<int64_t> draw_indices(int64_t size, int64_t n, uint64_t seed) {
     std::vector<int64_t> all(static_cast<size_t>(size));
@@ -214,45 +186,29 @@ int grid_command(int argc, char** argv) {
         fail(Errc::invalid_argument, "--n " + std::to_string(n) + ": " + ds.spec() + " has only " +
                                          std::to_string(ds.size()) + " samples");
 
-    struct Cell {
-        int64_t index;
-        std::string label;
-        image::Image picture;
-    };
-    std::vector<Cell> cells;
+    const std::vector<int64_t> indices = draw_indices(ds.size(), n, seed);
+    std::vector<kiln::report::GridCell> cells;
     kiln::data::SampleBuffer buf;
     kiln::data::PipelineScratch scratch;
-    int64_t max_h = 0, max_w = 0;
-    for (int64_t index : draw_indices(ds.size(), n, seed)) {
+    for (int64_t index : indices) {
         int64_t label = 0;
         const kiln_array raw = ds.get(index, buf, label);
         const kiln_array s = pipeline.apply(raw, scratch, kiln::data::sample_seed(seed, 0, index));
-        cells.push_back({index, label_text(ds, label), to_picture(s, "sample " + std::to_string(index))});
-        max_h = std::max(max_h, cells.back().picture.height), max_w = std::max(max_w, cells.back().picture.width);
+        cells.push_back({kiln::report::to_picture(s, "sample " + std::to_string(index)), label_text(ds, label)});
     }
-    const int scale = a.given("scale") ? int(a.integer("scale", 1, 64)) : int(std::max<int64_t>(1, 96 / std::max({int64_t(1), max_h, max_w})));
-
-    // Each cell is as wide as the widest image or label; images are centred, labels under them.
-    constexpr int64_t pad = 6, label_gap = 2;
-    int64_t cell_w = max_w * scale;
-    for (const Cell& c : cells) cell_w = std::max(cell_w, image::text_width(c.label));
-    const int64_t cell_h = max_h * scale + label_gap + image::text_height();
-    const int64_t rows = (n + cols - 1) / cols, used_cols = std::min(cols, n);
-    image::Canvas canvas(used_cols * (cell_w + pad) + pad, rows * (cell_h + pad) + pad);
+    kiln::report::GridOptions layout{.cols = cols};
+    if (a.given("scale")) layout.scale = int(a.integer("scale", 1, 64));
+    const kiln::report::ImageGrid grid = kiln::report::draw_image_grid(cells, layout);
     std::printf("%s: %lld samples of %s, %lld × %lld cells, each pixel %d×%d\n", a.text("out").c_str(),
-                static_cast<long long>(n), ds.spec().c_str(), static_cast<long long>(rows),
-                static_cast<long long>(used_cols), scale, scale);
+                static_cast<long long>(n), ds.spec().c_str(), static_cast<long long>(grid.rows),
+                static_cast<long long>(grid.cols), grid.scale, grid.scale);
     for (size_t k = 0; k < cells.size(); ++k) {
-        const Cell& c = cells[k];
-        const int64_t x = pad + int64_t(k) % cols * (cell_w + pad), y = pad + int64_t(k) / cols * (cell_h + pad);
-        const int64_t image_x = x + (cell_w - c.picture.width * scale) / 2;
-        canvas.blit(image::view(c.picture), image_x, y, scale);
-        canvas.draw_text(x + (cell_w - image::text_width(c.label)) / 2, y + max_h * scale + label_gap, c.label, image::black);
-        std::printf("  sample %lld (%s) at x=%lld y=%lld, %lld × %lld\n", static_cast<long long>(c.index),
-                    c.label.c_str(), static_cast<long long>(image_x), static_cast<long long>(y),
-                    static_cast<long long>(c.picture.width * scale), static_cast<long long>(c.picture.height * scale));
+        const kiln::report::Placement& p = grid.placements[k];
+        std::printf("  sample %lld (%s) at x=%lld y=%lld, %lld × %lld\n", static_cast<long long>(indices[k]),
+                    cells[k].caption.c_str(), static_cast<long long>(p.x), static_cast<long long>(p.y),
+                    static_cast<long long>(p.width), static_cast<long long>(p.height));
     }
-    canvas.save_png(a.text("out"));
+    kiln::report::save_png(a.text("out"), grid.canvas);
     return 0;
 }
 
