@@ -93,8 +93,14 @@ Child start(const std::vector<std::string>& args, long file_limit = 0) {
     c.out = logs / ("out" + std::to_string(count));
     c.err = logs / ("err" + std::to_string(count++));
     const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = "exec " + std::string(wrapper ? wrapper : "") + " " + quoted(tool);
-    for (const std::string& a : args) cmd += " " + quoted(a);
+    std::string cmd = "exec ";  // built with +=: g++ 12 warns (-Wrestrict, a false positive) on " " + std::string
+    cmd += wrapper ? wrapper : "";
+    cmd += ' ';
+    cmd += quoted(tool);
+    for (const std::string& a : args) {
+        cmd += ' ';
+        cmd += quoted(a);
+    }
     BOOST_TEST_MESSAGE("kiln-train" << cmd.substr(cmd.find(quoted(tool)) + quoted(tool).size()));
     c.pid = ::fork();
     BOOST_REQUIRE(c.pid >= 0);
