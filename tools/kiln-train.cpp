@@ -74,11 +74,11 @@ const OptionSpec options[] = {
     {"valid-split", "F", "fraction of the training data held out for validation (seeded); 0: none", "0.1"},
     {"valid-data", "SPEC", "a separate validation dataset instead of --valid-split", ""},
     {"early-stopping", "yes|no", "stop when --monitor has not improved for --patience epochs", "no"},
-    {"monitor", "METRIC", "early stopping's metric: valid_loss, valid_acc, train_loss, train_acc", "valid_loss"},
+    {"monitor", "METRIC", "early stopping's metric: valid_loss, valid_acc, train_loss, train_acc (default valid_loss, without validation train_loss)", ""},
     {"patience", "N", "early stopping: epochs without improvement", "5"},
     {"threshold", "X", "early stopping: the improvement that counts", "0.0001"},
     {"threshold-mode", "rel|abs", "early stopping: threshold relative to the score, or absolute", "rel"},
-    {"checkpoint-monitor", "METRIC", "the metric that picks best.safetensors", "valid_loss"},
+    {"checkpoint-monitor", "METRIC", "the metric that picks best.safetensors (default as for --monitor)", ""},
     {"load-best", "yes|no", "at the end, load the best epoch's weights and evaluate them", "no"},
     {"train-transforms", "PIPE", "transform pipeline for training samples (kiln/data/README.md)", ""},
     {"eval-transforms", "PIPE", "transform pipeline for validation (and, recorded, for inference)", ""},
@@ -294,15 +294,8 @@ int train_command(int argc, char** argv) {
     cfg.epochs = epochs;
     cfg.schedule = schedule_of(a, lr_of(a), epochs);
     cfg.early_stopping = yes(a, "early-stopping");
-    train::EarlyStopping early;
-    early.monitor = a.text("monitor");
-    early.lower_is_better = train::lower_is_better(early.monitor);
-    early.patience = a.integer("patience", 1, 1'000'000);
-    early.threshold = number(a, "threshold", 0, 1e9);
-    early.relative = a.choice("threshold-mode", {"rel", "abs"}) == "rel";
-    cfg.checkpoint_monitor = a.text("checkpoint-monitor");
     for (const char* m : {"monitor", "checkpoint-monitor"})
-        if (!train::is_metric(a.text(m)))
+        if (!a.text(m).empty() && !train::is_metric(a.text(m)))
             throw a.usage_error(std::string("--") + m + " " + a.text(m) + ": expected valid_loss, valid_acc, train_loss or train_acc");
 
     // ---- data ----
@@ -343,6 +336,18 @@ int train_command(int argc, char** argv) {
     kiln::data::DataLoader train_loader(data, plugins.pipeline(a.text("train-transforms")), train_opt);
     std::optional<kiln::data::DataLoader> valid_loader;
     if (valid_data) valid_loader.emplace(*valid_data, plugins.pipeline(eval_transforms), valid_opt);
+
+    // Metrics: the validation loss by default, the training loss when there is no validation set.
+    const std::string default_metric = valid_loader ? "valid_loss" : "train_loss";
+    train::EarlyStopping early;
+    early.monitor = a.text("monitor").empty() ? default_metric : a.text("monitor");
+    early.lower_is_better = train::lower_is_better(early.monitor);
+    early.patience = a.integer("patience", 1, 1'000'000);
+    early.threshold = number(a, "threshold", 0, 1e9);
+    early.relative = a.choice("threshold-mode", {"rel", "abs"}) == "rel";
+    cfg.checkpoint_monitor = a.text("checkpoint-monitor").empty() ? default_metric : a.text("checkpoint-monitor");
+    for (const std::string& m : {early.monitor, cfg.checkpoint_monitor})
+        if (!valid_loader && m.rfind("valid_", 0) == 0) throw a.usage_error(m + " needs a validation set (--valid-split or --valid-data)");
 
     // ---- model ----
     fs::create_directories(run_dir);

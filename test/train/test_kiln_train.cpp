@@ -310,6 +310,22 @@ BOOST_AUTO_TEST_CASE(safetensors_layout_and_loading_best) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_model_file_and_a_separate_validation_set) {
+    if (!have_data()) return;
+    TempDir dir;
+    const std::string run = dir / "run";
+    const Run r = train_run({"--data", data, "--limit", "600", "--model", std::string(KILN_TRAIN_TEST_DIR) + "/tinyvgg.json",
+                             "--valid-data", data + ",split=test", "--epochs", "1", "--out", run});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    BOOST_TEST(contains(r.out, "600 training samples, 10000 validation"), r.out);
+    std::map<std::string, std::vector<int64_t>> names;
+    for (const auto& [name, t] : parse_safetensors(run + "/best.safetensors").tensors) names[name] = t.shape;
+    BOOST_TEST((names == state_of("tinyvgg", false)));
+    const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(run + "/model.json");
+    BOOST_TEST(spec.builtin.empty());
+    BOOST_TEST(spec.layers.size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(resume_after_an_epoch_ends_with_the_same_bits) {
     if (!have_data()) return;
     TempDir dir;
