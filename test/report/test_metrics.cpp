@@ -167,6 +167,13 @@ BOOST_AUTO_TEST_CASE(softmax_is_stable_and_sums_to_one) {
     BOOST_TEST(same[1] == 0.5f);
 }
 
+BOOST_AUTO_TEST_CASE(top_k_orders_by_value_then_index) {
+    const std::vector<float> p{0.1f, 0.4f, 0.1f, 0.4f, 0.0f};
+    BOOST_TEST(kiln::train::top_k(p, 3) == (std::vector<int64_t>{1, 3, 0}), boost::test_tools::per_element());
+    BOOST_TEST(kiln::train::top_k(p, 9).size() == 5u);
+    BOOST_TEST(kiln::train::top_k(p, 0).empty());
+}
+
 BOOST_AUTO_TEST_CASE(the_loss_meter_weighs_batches_by_size) {
     LossMeter m;
     BOOST_TEST(m.mean() == 0.0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "kiln/core/error.h"
@@ -42,6 +43,17 @@ void softmax(std::span<const float> logits, std::span<float> out) {
     double total = 0.0;
     for (size_t i = 0; i < logits.size(); ++i) total += out[i] = std::exp(logits[i] - max);
     for (float& p : out) p = float(p / total);
+}
+
+std::vector<int64_t> top_k(std::span<const float> values, size_t k) {
+    std::vector<int64_t> order(values.size());
+    std::iota(order.begin(), order.end(), int64_t(0));
+    k = std::min(k, order.size());
+    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(k), order.end(), [&](int64_t a, int64_t b) {
+        return values[size_t(a)] > values[size_t(b)] || (values[size_t(a)] == values[size_t(b)] && a < b);
+    });
+    order.resize(k);
+    return order;
 }
 
 // ---- ConfusionMatrix ----

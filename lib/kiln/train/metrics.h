@@ -12,6 +12,7 @@
 //       loss.add(batch_mean_loss, n);
 //   }
 //   cm.accuracy(), cm.f1(3), cm.macro_f1(), loss.mean(), wrong[0].probabilities
+//   top_k(probabilities, 3)                           // the three likeliest classes
 //
 // Conventions are scikit-learn's (precision_recall_fscore_support, zero_division=0):
 // - precision = tp / (tp + fp), recall = tp / (tp + fn), F1 = 2·tp / (2·tp + fp + fn) (the
@@ -35,6 +36,10 @@ int64_t argmax(std::span<const float> row);
 // Softmax of one row, computed stably (the row's maximum is subtracted before exp), into `out`
 // (same size as `logits`; may be the same memory).
 void softmax(std::span<const float> logits, std::span<float> out);
+
+// The indices of the k largest values (all of them if k ≥ size), largest first; equal values in
+// index order. For kiln-infer's top-k classes of one softmax row.
+std::vector<int64_t> top_k(std::span<const float> values, size_t k);
 
 class ConfusionMatrix {
 public:
