@@ -78,12 +78,15 @@ Evaluation evaluate(Classifier& m, data::DataLoader& loader) {
 FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, const FitConfig& cfg, TrainState& state,
               const FitHooks& hooks) {
     check(cfg.schedule);
-    if (!is_metric(cfg.checkpoint_monitor)) metric(HistoryRow{}, cfg.checkpoint_monitor);  // throws, naming it
-    if (!valid && cfg.checkpoint_monitor.rfind("valid_", 0) == 0)
-        fail(Errc::invalid_argument, "the best epoch is chosen by " + cfg.checkpoint_monitor + ", but there is no validation set");
-    if (cfg.early_stopping && !is_metric(state.early.monitor)) metric(HistoryRow{}, state.early.monitor);
-    if (cfg.early_stopping && !valid && state.early.monitor.rfind("valid_", 0) == 0)
-        fail(Errc::invalid_argument, "early stopping monitors " + state.early.monitor + ", but there is no validation set");
+    auto check_metric = [valid](const std::string& name, const char* role) {
+        if (!is_metric(name))
+            fail(Errc::invalid_argument, std::string(role) + ": unknown metric '" + name +
+                                             "' (known: train_loss, train_acc, valid_loss, valid_acc)");
+        if (!valid && name.rfind("valid_", 0) == 0)
+            fail(Errc::invalid_argument, std::string(role) + " monitors " + name + ", but there is no validation set");
+    };
+    check_metric(cfg.checkpoint_monitor, "the best epoch");
+    if (cfg.early_stopping) check_metric(state.early.monitor, "early stopping");
     const bool best_lower = lower_is_better(cfg.checkpoint_monitor);
 
     BatchBuffers buf(m);
