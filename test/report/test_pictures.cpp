@@ -108,6 +108,19 @@ BOOST_AUTO_TEST_CASE(one_epoch_sits_in_the_middle_and_empty_panels_say_so) {
                           [](const kiln::Error& e) { return code_is(e, kiln::Errc::invalid_argument); });
 }
 
+BOOST_AUTO_TEST_CASE(a_nan_epoch_is_a_gap_in_its_line) {
+    report::Curves c;
+    c.train_loss = {1.0, NAN, 0.2};
+    const report::CurvesPicture pic = report::draw_curves(c);
+    BOOST_TEST(pic.loss.y_lo == 0.2, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(pic.loss.y_hi == 1.0, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(pic.canvas.pixel(pic.loss.x_pixel(1), pic.loss.y_pixel(1.0)) == report::train_color);
+    BOOST_TEST(pic.canvas.pixel(pic.loss.x_pixel(3), pic.loss.y_pixel(0.2)) == report::train_color);
+    int64_t blue = 0;  // nothing drawn over epoch 2, where a line from 1 to 3 would pass
+    for (int64_t y = pic.loss.top; y <= pic.loss.bottom; ++y) blue += pic.canvas.pixel(pic.loss.x_pixel(2), y) == report::train_color;
+    BOOST_TEST(blue == 0);
+}
+
 BOOST_AUTO_TEST_CASE(the_heat_map_colours_cells_by_count_with_readable_text) {
     TempDir dir;
     kiln::train::ConfusionMatrix cm(3);
