@@ -220,12 +220,14 @@ kiln::nn::ModelSpec model_of(const Args& a) {
     return spec;
 }
 
-// The settings recorded for --resume: every option's text except --resume and --out, and the
-// cosine half period as resolved, so a run resumed with more --epochs keeps its schedule.
+// The settings recorded for --resume: every option's text except --resume and --out, with the
+// cosine half period as resolved (a run resumed with more --epochs keeps its schedule) and no
+// split beside a separate validation set (recorded options count as given).
 std::string config_json(const Args& a, const train::Schedule& schedule) {
     json j = json::object();
     for (const OptionSpec& o : options) j[o.name] = a.text(o.name);
     j["t-max"] = std::to_string(schedule.t_max);
+    if (!a.text("valid-data").empty()) j["valid-split"] = "0";
     return j.dump();
 }
 

@@ -324,6 +324,10 @@ BOOST_AUTO_TEST_CASE(a_model_file_and_a_separate_validation_set) {
     const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(run + "/model.json");
     BOOST_TEST(spec.builtin.empty());
     BOOST_TEST(spec.layers.size() == 3u);
+    // The recorded settings (a description file, a separate validation set) resume as they were.
+    const Run resumed = train_run({"--resume", run, "--epochs", "2"});
+    BOOST_TEST(resumed.status == 0);
+    BOOST_TEST(contains(resumed.out, "600 training samples, 10000 validation"), resumed.out);
 }
 
 BOOST_AUTO_TEST_CASE(resume_after_an_epoch_ends_with_the_same_bits) {
