@@ -41,7 +41,9 @@ struct FitConfig {
     std::string checkpoint_monitor = "valid_loss";  // which metric marks the best epoch
 };
 
-// One epoch of history; valid_* are NaN without a validation set.
+// One epoch of history. train_* are over the epoch's batches as they were trained (train mode,
+// logits before each step's update), as skorch reports them; valid_* come from an eval-mode pass
+// after the epoch, NaN without a validation set.
 struct HistoryRow {
     int64_t epoch = 0;  // from 1, as skorch counts
     double train_loss = 0, train_acc = 0, valid_loss = 0, valid_acc = 0;
