@@ -5,8 +5,9 @@
 //              --schedule cosine --early-stopping yes --out runs/tinyvgg
 //   kiln-train --resume runs/tinyvgg --epochs 20        continue (here: up to 20 epochs)
 // The run directory: model.json, best.safetensors, last.safetensors, history.csv, history.json
-// (kiln/train/run_files.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage
-// mistake, 130 interrupted (Ctrl-C) after writing a checkpoint to resume from.
+// (kiln/train/run_files.h), curves.png and report.html (run_report.h). Exit status: 0 trained,
+// 1 error (or a diverging loss), 2 usage mistake, 130 interrupted (Ctrl-C) after writing a
+// checkpoint to resume from.
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "args.h"
+#include "run_report.h"
 #include "kiln/backend/backend.h"
 #include "kiln/core/error.h"
 #include "kiln/data/dataloader.h"
@@ -397,10 +399,11 @@ int train_command(int argc, char** argv) {
     int64_t parameters = 0;
     for (const kiln::StateEntry& e : program->state())
         if (e.kind == kiln::StateEntry::param) parameters += e.shape.numel();
+    const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
     std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld\n",
                 data.spec().c_str(), static_cast<long long>(train_loader.size()),
                 valid_loader ? (", " + std::to_string(valid_loader->size()) + " validation").c_str() : "",
-                static_cast<long long>(data.num_classes()), spec.builtin.empty() ? spec.origin.c_str() : spec.builtin.c_str(),
+                static_cast<long long>(data.num_classes()), model_name.c_str(),
                 static_cast<long long>(parameters), static_cast<long long>(batch));
     if (resuming)
         std::printf("resuming %s at epoch %lld%s\n", run_dir.c_str(), static_cast<long long>(state.epoch + 1),
@@ -429,6 +432,16 @@ int train_command(int argc, char** argv) {
         kiln::io::write_file_atomic(history_path + ".json", train::history_json(rows));
         if (row.best) kiln::io::save_state(*program, best_path);
         save_last();
+        kiln::tools::save_curves(run_dir + "/curves.png", rows);
+        kiln::report::HtmlReport page;
+        page.title = "kiln-train: " + model_name + " on " + data.spec();
+        page.facts = {{"model", model_name + " (" + std::to_string(parameters) + " parameters)"},
+                      {"training data", data.spec()},
+                      {"epochs", std::to_string(row.epoch)},
+                      {"best epoch", std::to_string(state.best_epoch) + " by " + cfg.checkpoint_monitor}};
+        page.pictures = kiln::tools::run_pictures({run_dir});
+        page.history = kiln::tools::history_table(rows);
+        kiln::report::write_html_report(run_dir + "/report.html", page);
     };
     hooks.stop = &stop_requested;
     struct sigaction sa {};

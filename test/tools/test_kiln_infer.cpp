@@ -1,0 +1,347 @@
+// kiln-infer run as a user runs it, on a tiny kiln-train run over a slice of the real
+// Fashion-MNIST (Debian's dataset-fashion-mnist; without it the cases that need it say why they
+// are skipped): the evaluation's numbers against the confusion matrix it prints and against a
+// forward pass of the same weights done here, the pictures and report.html it writes, --predict on
+// images of another size and colour mode, --filters, and its errors. In a cross build the tools
+// start through KILN_EXE_WRAPPER (qemu).
+#define BOOST_TEST_MODULE kiln_infer
+#include <sys/wait.h>
+
+#include <boost/test/unit_test.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "kiln/data/dataloader.h"
+#include "kiln/data/plugin_registry.h"
+#include "kiln/graph/program.h"
+#include "kiln/image/codec.h"
+#include "kiln/io/checkpoint.h"
+#include "kiln/nn/model_file.h"
+#include "kiln/report/confusion.h"
+#include "kiln/report/grid.h"
+#include "kiln/train/metrics.h"
+#include "nn/temp_dir.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string fmnist = "/usr/share/datasets/fashion-mnist";
+const std::string test_data = "idx:" + fmnist + ",split=test";
+
+bool have_data() {
+    if (fs::exists(fmnist + "/train-images-idx3-ubyte.gz") || fs::exists(fmnist + "/train-images-idx3-ubyte")) return true;
+    BOOST_TEST_MESSAGE("skipped: " << fmnist << " is missing (apt install dataset-fashion-mnist)");
+    std::printf("skipped: %s is missing (apt install dataset-fashion-mnist)\n", fmnist.c_str());
+    return false;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string quoted(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+// Runs build/tools/<tool> with `args`, stdout and stderr into files.
+Run run(const std::string& tool, const std::vector<std::string>& args) {
+    const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
+    BOOST_REQUIRE_MESSAGE(fs::exists(exe), exe << " is not built");
+    static TempDir logs;
+    const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
+    std::string cmd = wrapper ? wrapper : "";
+    cmd += ' ';
+    cmd += quoted(exe);
+    for (const std::string& a : args) {
+        cmd += ' ';
+        cmd += quoted(a);
+    }
+    cmd += " >" + logs / "out" + " 2>" + logs / "err";
+    const int st = std::system(cmd.c_str());
+    Run r;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
+    BOOST_TEST_MESSAGE(tool << cmd.substr(cmd.find(quoted(exe)) + quoted(exe).size()) << " → " << r.status << "\n" << r.out << r.err);
+    return r;
+}
+
+Run infer(const std::vector<std::string>& args) { return run("kiln-infer", args); }
+
+// Two tinyvgg epochs on 1000 training samples, made once for every case.
+const std::string& tiny_run() {
+    static TempDir dir;
+    static const std::string path = dir / "run";
+    if (!fs::exists(path + "/best.safetensors"))
+        BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "1000", "--model", "tinyvgg", "--epochs", "2",
+                                               "--threads", "2", "--optimizer", "adam", "--lr", "0.003", "--out", path})
+                                .status,
+                            0);
+    return path;
+}
+
+kiln::image::Image decode(const std::string& path) {
+    BOOST_REQUIRE_MESSAGE(fs::exists(path), path << " was not written");
+    return kiln::image::decode_file(path, {.mode = kiln::image::ColorMode::rgb});
+}
+
+size_t count(const std::string& s, const std::string& part) {
+    size_t n = 0;
+    for (size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+    return n;
+}
+
+// The mean cross-entropy and accuracy of the run's best weights over the first n test samples,
+// computed here with the program's own loss (not kiln-infer's softmax).
+std::pair<double, double> reference(const std::string& run_dir, int64_t n) {
+    const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(run_dir + "/model.json");
+    kiln::data::PluginRegistry plugins({KILN_TEST_PLUGIN_DIR});
+    kiln::data::DataLoaderOptions opt;
+    opt.batch_size = 50, opt.workers = 0;
+    for (int64_t i = 0; i < n; ++i) opt.indices.push_back(i);
+    kiln::data::DataLoader loader(plugins.open_dataset(test_data), plugins.pipeline(spec.eval_transforms), opt);
+    kiln::Graph g(0);
+    const kiln::Value x = g.input("x", {50, 1, 28, 28});
+    const kiln::Value y = g.input("y", {50}, kiln::DType::i64);
+    const kiln::Value logits = kiln::nn::build_model(g, spec, x, 10);
+    kiln::CompileOptions o;
+    o.loss = g.cross_entropy(logits, y);
+    o.outputs = {logits};
+    auto prog = kiln::compile(g, o);
+    kiln::io::load_state(*prog, run_dir + "/best.safetensors");
+    double loss = 0;
+    int64_t correct = 0;
+    while (const kiln::data::Batch* b = loader.next()) {
+        prog->write_input(x, b->x, b->size);
+        prog->write_input(y, b->labels, b->size);
+        prog->forward(b->size);
+        loss += double(prog->loss()) * double(b->size);
+        const std::vector<float> l = prog->read(logits);
+        for (int64_t i = 0; i < b->size; ++i) {
+            const float* row = &l[size_t(i * 10)];
+            correct += std::max_element(row, row + 10) - row == b->labels[i];
+        }
+    }
+    return {loss / double(n), double(correct) / double(n)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(end_to_end)
+
+BOOST_AUTO_TEST_CASE(kiln_train_writes_curves_and_a_report) {
+    if (!have_data()) return;
+    const std::string& dir = tiny_run();
+    const kiln::image::Image curves = decode(dir + "/curves.png");
+    BOOST_TEST(curves.width == 640);  // report::CurvesOptions' default size
+    BOOST_TEST(curves.height == 400);
+    const std::string html = read_text(dir + "/report.html");
+    BOOST_TEST(count(html, "data:image/png;base64,") == 1u);
+    BOOST_TEST(contains(html, "<td>2</td>"));  // the history table's second epoch
+}
+
+BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass) {
+    if (!have_data()) return;
+    const std::string& dir = tiny_run();
+    TempDir out;
+    const Run r = infer({dir, "--data", test_data, "--limit", "300", "--batch", "64", "--misclassified", "5", "--json", "--out", out.path});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    const json j = json::parse(r.out);
+    BOOST_TEST(j["samples"].get<int64_t>() == 300);
+
+    const json& m = j["confusion"];
+    BOOST_REQUIRE_EQUAL(m.size(), 10u);
+    kiln::train::ConfusionMatrix cm(10);
+    int64_t total = 0, trace = 0;
+    for (int t = 0; t < 10; ++t)
+        for (int p = 0; p < 10; ++p) {
+            const int64_t c = m[size_t(t)][size_t(p)];
+            total += c, trace += t == p ? c : 0;
+            for (int64_t k = 0; k < c; ++k) cm.add(std::vector<int64_t>{t}, std::vector<int64_t>{p});
+        }
+    BOOST_TEST(total == 300);
+    BOOST_TEST(j["accuracy"].get<double>() == double(trace) / 300, boost::test_tools::tolerance(1e-12));
+    for (int c = 0; c < 10; ++c) {
+        int64_t row = 0, col = 0;
+        for (int k = 0; k < 10; ++k) row += m[size_t(c)][size_t(k)].get<int64_t>(), col += m[size_t(k)][size_t(c)].get<int64_t>();
+        const int64_t tp = m[size_t(c)][size_t(c)];
+        const json& pc = j["per_class"][size_t(c)];
+        BOOST_TEST(pc["support"].get<int64_t>() == row);
+        BOOST_TEST(pc["precision"].get<double>() == (col ? double(tp) / double(col) : 0.0), boost::test_tools::tolerance(1e-12));
+        BOOST_TEST(pc["recall"].get<double>() == (row ? double(tp) / double(row) : 0.0), boost::test_tools::tolerance(1e-12));
+    }
+
+    const auto [loss, accuracy] = reference(dir, 300);
+    BOOST_TEST(j["loss"].get<double>() == loss, boost::test_tools::tolerance(1e-4));
+    BOOST_TEST(j["accuracy"].get<double>() == accuracy, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(accuracy > 0.3);  // it learnt something in two epochs
+
+    BOOST_TEST(j["misclassified_total"].get<int64_t>() == 300 - trace);
+    const json& wrong = j["misclassified"];
+    BOOST_REQUIRE_EQUAL(wrong.size(), size_t(std::min<int64_t>(5, 300 - trace)));
+    std::vector<kiln::report::GridCell> cells;
+    for (const json& w : wrong) {
+        BOOST_TEST(w["true"] != w["predicted"]);
+        BOOST_TEST(w["index"].get<int64_t>() < 300);
+        BOOST_TEST(w["p_predicted"].get<double>() >= w["p_true"].get<double>());
+        BOOST_TEST(w["top"][0]["class"] == w["predicted"]);
+        cells.push_back({kiln::image::Image{28, 28, 1, std::vector<uint8_t>(784)},
+                         kiln::report::prediction_caption(w["true"].get<std::string>(), w["predicted"].get<std::string>(),
+                                                          w["p_predicted"].get<double>())});
+    }
+
+    // The pictures have the sizes the report module gives this matrix and these captions.
+    const std::vector<std::string> names = j["classes"];
+    const kiln::image::Canvas heat = kiln::report::draw_confusion_matrix(cm, names).canvas;
+    const kiln::image::Image confusion = decode(out / "confusion.png");
+    BOOST_TEST(confusion.width == heat.width());
+    BOOST_TEST(confusion.height == heat.height());
+    const kiln::image::Canvas grid = kiln::report::draw_image_grid(cells).canvas;
+    const kiln::image::Image misclassified = decode(out / "misclassified.png");
+    BOOST_TEST(misclassified.width == grid.width());
+    BOOST_TEST(misclassified.height == grid.height());
+
+    // report.html in --out: the run's curves, the matrix and the samples, and the history.
+    const std::string html = read_text(out / "report.html");
+    BOOST_TEST(count(html, "data:image/png;base64,") == 3u);
+    BOOST_TEST(contains(html, "confusion matrix"));
+    BOOST_TEST(contains(html, "misclassified samples"));
+
+    // The table says the same.
+    const Run table = infer({dir, "--data", test_data, "--limit", "300", "--out", out.path});
+    BOOST_REQUIRE_EQUAL(table.status, 0);
+    char line[64];
+    std::snprintf(line, sizeof line, "accuracy  %.4f\nloss      %.4f\n", j["accuracy"].get<double>(), j["loss"].get<double>());
+    BOOST_TEST(contains(table.out, line), table.out);
+    BOOST_TEST(contains(table.out, "macro avg"));
+    const Run csv = infer({dir, "--data", test_data, "--limit", "300", "--csv", "--out", out.path});
+    BOOST_REQUIRE_EQUAL(csv.status, 0);
+    BOOST_TEST(csv.out.rfind("metric,value\nsamples,300\n", 0) == 0u, csv.out);
+    BOOST_TEST(contains(csv.out, "\nclass,precision,recall,f1,support\nT-shirt/top,"), csv.out);
+}
+
+BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
+    if (!have_data()) return;
+    const std::string& dir = tiny_run();
+    TempDir tmp;
+    kiln::image::Image grey{40, 50, 1, std::vector<uint8_t>(2000)};
+    for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = uint8_t(i % 50 < 25 ? 30 : 220);
+    kiln::image::Image rgb{64, 48, 3, std::vector<uint8_t>(64 * 48 * 3)};
+    for (size_t i = 0; i < rgb.pixels.size(); ++i) rgb.pixels[i] = uint8_t((i * 7) % 256);
+    const std::string png = tmp / "grey.png", jpg = tmp / "colour.jpg";
+    const auto write = [](const std::string& path, const std::vector<uint8_t>& bytes) {
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    };
+    write(png, kiln::image::encode_png(kiln::image::view(grey)));
+    write(jpg, kiln::image::encode_jpeg(kiln::image::view(rgb)));
+
+    const Run r = infer({dir, "--predict", png, jpg, "--top-k", "3", "--json"});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    const json j = json::parse(r.out);
+    const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(dir + "/model.json");
+    BOOST_REQUIRE_EQUAL(j["predictions"].size(), 2u);
+    BOOST_TEST(j["predictions"][0]["image"] == png);
+    BOOST_TEST(j["predictions"][1]["image"] == jpg);
+    for (const json& p : j["predictions"]) {
+        BOOST_REQUIRE_EQUAL(p["top"].size(), 3u);
+        double sum = 0, previous = 1;
+        for (const json& t : p["top"]) {
+            const double prob = t["probability"];
+            BOOST_TEST(prob <= previous);
+            BOOST_TEST(prob >= 0);
+            previous = prob, sum += prob;
+            BOOST_TEST(t["class"] == spec.class_names[t["index"].get<size_t>()]);
+        }
+        BOOST_TEST(sum <= 1 + 1e-6);
+    }
+
+    const Run table = infer({dir, "--predict", png, "--top-k", "2"});
+    BOOST_REQUIRE_EQUAL(table.status, 0);
+    BOOST_TEST(table.out.rfind(png + "\n  1. ", 0) == 0u, table.out);
+    BOOST_TEST(contains(table.out, "\n  2. "));
+    BOOST_TEST(!contains(table.out, "\n  3. "));
+}
+
+BOOST_AUTO_TEST_CASE(filters_of_the_first_convolution) {
+    if (!have_data()) return;
+    const std::string& dir = tiny_run();
+    TempDir out;
+    const Run r = infer({dir, "--filters", "--json", "--out", out.path});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    const json j = json::parse(r.out);
+    const std::vector<int64_t> shape = j["shape"];
+    BOOST_REQUIRE_EQUAL(shape.size(), 4u);
+    BOOST_TEST(shape[1] == 1);  // grey input
+    kiln::Shape s;
+    for (int64_t d : shape) s.push_back(d);
+    const kiln::image::Canvas expected = kiln::report::draw_filters(std::vector<float>(size_t(s.numel())), s).canvas;
+    const kiln::image::Image filters = decode(out / "filters.png");
+    BOOST_TEST(filters.width == expected.width());
+    BOOST_TEST(filters.height == expected.height());
+    BOOST_TEST(contains(read_text(out / "report.html"), "filters of the first convolution"));
+}
+
+BOOST_AUTO_TEST_CASE(a_model_without_convolution_has_no_filters) {
+    if (!have_data()) return;
+    TempDir dir;
+    BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "200", "--model", "fmnist_linear", "--epochs",
+                                           "1", "--threads", "2", "--out", dir / "linear"})
+                            .status,
+                        0);
+    const Run r = infer({dir / "linear/best.safetensors", "--filters"});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err == "kiln-infer: error: " + dir / "linear" + "/model.json: the model has no convolution, so no filters to draw\n");
+}
+
+BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
+    TempDir dir;
+    Run r = infer({});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.err.rfind("kiln-infer: error: missing <run>\nusage: kiln-infer <run>", 0) == 0u, r.err);
+    r = infer({dir.path, "--data", test_data, "--filters"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "give one of --data SPEC, --predict IMG… or --filters"), r.err);
+    r = infer({dir.path, "--predict", "--json"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--predict needs at least one image"), r.err);
+    r = infer({dir.path, "--data", test_data, "--batch", "0"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--batch 0: expected a whole number from 1"), r.err);
+    r = infer({dir / "nothing-here", "--filters"});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err == "kiln-infer: error: " + dir / "nothing-here" + "/best.safetensors: not found (is " + dir / "nothing-here" +
+                            " a kiln-train run directory?)\n");
+    r = infer({"--help"});
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(contains(r.out, "--top-k K"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
+    if (!have_data()) return;
+    TempDir tmp;
+    std::ofstream(tmp / "not-an-image.png") << "hello";
+    const Run r = infer({tiny_run(), "--predict", tmp / "not-an-image.png"});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.rfind("kiln-infer: error: ", 0) == 0u, r.err);
+    BOOST_TEST(contains(r.err, "not-an-image.png"), r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

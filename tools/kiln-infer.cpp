@@ -1,0 +1,424 @@
+// kiln-infer: uses a trained run — evaluates it on a dataset, predicts the classes of image files,
+// or draws its first convolution's filters.
+//   kiln-infer runs/tinyvgg --data idx:/usr/share/datasets/fashion-mnist,split=test
+//   kiln-infer runs/tinyvgg --predict boot.jpg shirt.png --top-k 3
+//   kiln-infer runs/tinyvgg --filters
+// RUN is a kiln-train run directory (its best.safetensors) or a .safetensors file with the run's
+// model.json beside it. Evaluation writes confusion.png and misclassified.png, --filters
+// filters.png, both into --out (default: the run directory) with report.html refreshed there.
+// Exit status: 0 done, 1 error, 2 usage mistake.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "kiln/core/error.h"
+#include "kiln/data/dataloader.h"
+#include "kiln/data/plugin_registry.h"
+#include "kiln/graph/program.h"
+#include "kiln/io/checkpoint.h"
+#include "kiln/nn/model_file.h"
+#include "kiln/report/confusion.h"
+#include "kiln/report/grid.h"
+#include "kiln/report/prepare.h"
+#include "kiln/train/metrics.h"
+#include "kiln/train/run_files.h"
+#include "run_report.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace train = kiln::train;
+using kiln::Errc;
+using kiln::fail;
+using kiln::tools::Args;
+using kiln::tools::Command;
+using json = nlohmann::json;
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(Errc::io, path + ": cannot open");
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::string fixed(double v) { return kiln::tools::format_number(v); }
+
+// A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
+std::string csv(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
+// ---- the model ----
+
+struct Model {
+    std::string run_dir, weights;
+    kiln::nn::ModelSpec spec;
+    std::unique_ptr<kiln::Program> program;
+    kiln::Value x, logits;
+    int64_t classes = 0, batch = 0;
+
+    kiln::report::InputShape input() const {
+        return {spec.input_shape[0], spec.input_shape.size() > 1 ? spec.input_shape[1] : 1,
+                spec.input_shape.size() > 2 ? spec.input_shape[2] : 1};
+    }
+};
+
+// RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it; the weights are
+// checked against the model by load_state.
+Model load_model(const std::string& run, int64_t batch) {
+    Model m;
+    const bool file = fs::path(run).extension() == ".safetensors";
+    m.run_dir = file ? fs::path(run).parent_path().string() : run;
+    if (m.run_dir.empty()) m.run_dir = ".";
+    m.weights = file ? run : run + "/best.safetensors";
+    if (!fs::exists(m.weights)) fail(Errc::io, m.weights + ": not found (is " + run + " a kiln-train run directory?)");
+    const std::string model_path = m.run_dir + "/model.json";
+    if (!fs::exists(model_path)) fail(Errc::io, model_path + ": not found (the run's model description belongs beside " + m.weights + ")");
+    m.spec = kiln::nn::read_model_file(model_path);
+    if (m.spec.input_shape.empty() || m.spec.class_names.size() < 2)
+        fail(Errc::format, model_path + ": no input_shape or class_names (not written by kiln-train?)");
+    m.classes = int64_t(m.spec.class_names.size());
+    m.batch = batch;
+    kiln::Graph g(0);
+    kiln::Shape xs{batch};
+    for (int64_t d : m.spec.input_shape) xs.push_back(d);
+    m.x = g.input("x", xs);
+    m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
+    kiln::CompileOptions copt;
+    copt.outputs = {m.logits};
+    m.program = kiln::compile(g, copt);
+    kiln::io::load_state(*m.program, m.weights);
+    return m;
+}
+
+// Softmax probabilities of n samples, row-major, for the n samples in the program's input.
+void probabilities(Model& m, int64_t n, std::vector<float>& logits, std::vector<float>& probs) {
+    m.program->forward(n);
+    m.program->read(m.logits, logits.data());
+    for (int64_t i = 0; i < n; ++i) {
+        const std::span<const float> row(&logits[size_t(i * m.classes)], size_t(m.classes));
+        train::softmax(row, std::span<float>(&probs[size_t(i * m.classes)], size_t(m.classes)));
+    }
+}
+
+// The pictures beside the run's history, written as report.html into `out`.
+void refresh_report(const Model& m, const std::string& out, const std::vector<std::pair<std::string, std::string>>& facts) {
+    kiln::report::HtmlReport page;
+    const std::string model_name = m.spec.builtin.empty() ? "model.json" : m.spec.builtin;
+    page.title = "kiln run " + m.run_dir + " (" + model_name + ")";
+    page.facts = {{"weights", m.weights}};
+    page.facts.insert(page.facts.end(), facts.begin(), facts.end());
+    page.pictures = kiln::tools::run_pictures({out, m.run_dir});
+    const std::string history = m.run_dir + "/history.json";
+    if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(read_text(history), history));
+    kiln::report::write_html_report(out + "/report.html", page);
+}
+
+enum class Format { table, csv, json };
+
+// ---- evaluation ----
+
+int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
+    kiln::data::PluginRegistry plugins;
+    const kiln::data::Dataset data = plugins.open_dataset(a.text("data"));
+    if (data.num_classes() != m.classes)
+        fail(Errc::invalid_argument, data.spec() + " has " + std::to_string(data.num_classes()) + " classes, the model " +
+                                         std::to_string(m.classes));
+    kiln::data::DataLoaderOptions opt;
+    opt.batch_size = m.batch;
+    opt.workers = int(a.integer("workers", 0, 64));
+    if (const int64_t limit = a.integer("limit", 0, INT64_MAX); limit > 0 && limit < data.size())
+        for (int64_t i = 0; i < limit; ++i) opt.indices.push_back(i);
+    kiln::data::DataLoader loader(data, plugins.pipeline(m.spec.eval_transforms), opt);
+    const kiln::Shape sample = loader.sample_shape();
+    if (std::vector<int64_t>(sample.dims, sample.dims + sample.rank) != m.spec.input_shape)
+        fail(Errc::shape_mismatch, data.spec() + " with the run's eval transforms gives samples of shape " + sample.str() +
+                                       "; the model takes " + json(m.spec.input_shape).dump());
+
+    const size_t keep = size_t(a.integer("misclassified", 0, 1000));
+    train::ConfusionMatrix cm(int32_t(m.classes));
+    train::MisclassifiedCollector wrong(int32_t(m.classes), keep);
+    train::LossMeter loss;
+    std::vector<float> logits(size_t(m.batch * m.classes)), probs(logits.size());
+    loader.set_epoch(0);
+    while (const kiln::data::Batch* b = loader.next()) {
+        const std::span<const int64_t> labels(b->labels, size_t(b->size));
+        m.program->write_input(m.x, b->x, b->size);
+        probabilities(m, b->size, logits, probs);
+        const std::span<const float> batch_logits(logits.data(), size_t(b->size * m.classes));
+        cm.add_logits(batch_logits, labels);
+        wrong.add_logits(batch_logits, labels, std::span<const int64_t>(b->indices, size_t(b->size)));
+        double sum = 0;  // cross-entropy: −log softmax of the true class
+        for (int64_t i = 0; i < b->size; ++i)
+            sum -= std::log(std::max(double(probs[size_t(i * m.classes + labels[size_t(i)])]), 1e-300));
+        loss.add(sum / double(b->size), b->size);
+    }
+    if (cm.total() == 0) fail(Errc::invalid_argument, data.spec() + ": no samples to evaluate");
+
+    std::vector<std::string> written;
+    fs::create_directories(out);
+    const std::string confusion_png = out + "/confusion.png", wrong_png = out + "/misclassified.png";
+    kiln::report::save_png(confusion_png, kiln::report::draw_confusion_matrix(cm, m.spec.class_names).canvas);
+    written.push_back(confusion_png);
+    const auto& names = m.spec.class_names;
+    if (wrong.size() > 0) {
+        std::vector<kiln::report::GridCell> cells;
+        kiln::data::SampleBuffer buf;
+        for (size_t k = 0; k < wrong.size(); ++k) {
+            const train::Misclassified w = wrong[k];
+            int64_t label = 0;
+            const kiln_array raw = data.get(w.index, buf, label);
+            cells.push_back({kiln::report::to_picture(raw, "sample " + std::to_string(w.index)),
+                             kiln::report::prediction_caption(names[size_t(w.label)], names[size_t(w.prediction)],
+                                                              w.probabilities[size_t(w.prediction)])});
+        }
+        kiln::report::save_png(wrong_png, kiln::report::draw_image_grid(cells).canvas);
+        written.push_back(wrong_png);
+    } else if (fs::exists(wrong_png)) {
+        fs::remove(wrong_png);  // an earlier evaluation's samples would not belong to this one
+    }
+    char acc[32];
+    std::snprintf(acc, sizeof acc, "%.2f %%", 100 * cm.accuracy());
+    refresh_report(m, out, {{"evaluated on", data.spec() + " (" + std::to_string(cm.total()) + " samples)"},
+                            {"accuracy", acc},
+                            {"mean loss", fixed(loss.mean())},
+                            {"macro F1", fixed(cm.macro_f1())}});
+    written.push_back(out + "/report.html");
+
+    auto top3 = [&](const train::Misclassified& w) {
+        std::vector<std::pair<std::string, double>> top;
+        for (int64_t c : train::top_k(w.probabilities, 3)) top.push_back({names[size_t(c)], w.probabilities[size_t(c)]});
+        return top;
+    };
+    if (format == Format::json) {
+        json j;
+        j["data"] = data.spec(), j["weights"] = m.weights, j["samples"] = cm.total();
+        j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
+        json matrix = json::array();
+        for (int32_t t = 0; t < cm.num_classes(); ++t) {
+            json row = json::array();
+            for (int32_t p = 0; p < cm.num_classes(); ++p) row.push_back(cm.count(t, p));
+            matrix.push_back(row);
+        }
+        j["confusion"] = matrix;
+        j["per_class"] = json::array();
+        for (int32_t c = 0; c < cm.num_classes(); ++c)
+            j["per_class"].push_back({{"class", names[size_t(c)]}, {"precision", cm.precision(c)}, {"recall", cm.recall(c)},
+                                      {"f1", cm.f1(c)}, {"support", cm.support(c)}});
+        j["macro"] = {{"precision", cm.macro_precision()}, {"recall", cm.macro_recall()}, {"f1", cm.macro_f1()}};
+        j["misclassified_total"] = wrong.seen();
+        j["misclassified"] = json::array();
+        for (size_t k = 0; k < wrong.size(); ++k) {
+            const train::Misclassified w = wrong[k];
+            json top = json::array();
+            for (const auto& [name, p] : top3(w)) top.push_back({{"class", name}, {"probability", p}});
+            j["misclassified"].push_back({{"index", w.index}, {"true", names[size_t(w.label)]},
+                                          {"predicted", names[size_t(w.prediction)]},
+                                          {"p_true", w.probabilities[size_t(w.label)]},
+                                          {"p_predicted", w.probabilities[size_t(w.prediction)]}, {"top", top}});
+        }
+        j["files"] = written;
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    if (format == Format::csv) {  // sections separated by a blank line, each with its header
+        std::printf("metric,value\nsamples,%lld\naccuracy,%.6f\nloss,%.6f\n\nclass,precision,recall,f1,support\n",
+                    static_cast<long long>(cm.total()), cm.accuracy(), loss.mean());
+        for (int32_t c = 0; c < cm.num_classes(); ++c)
+            std::printf("%s,%.6f,%.6f,%.6f,%lld\n", csv(names[size_t(c)]).c_str(), cm.precision(c), cm.recall(c),
+                        cm.f1(c), static_cast<long long>(cm.support(c)));
+        std::printf("macro,%.6f,%.6f,%.6f,%lld\n\ntrue\\predicted", cm.macro_precision(), cm.macro_recall(), cm.macro_f1(),
+                    static_cast<long long>(cm.total()));
+        for (const std::string& n : names) std::printf(",%s", csv(n).c_str());
+        for (int32_t t = 0; t < cm.num_classes(); ++t) {
+            std::printf("\n%s", csv(names[size_t(t)]).c_str());
+            for (int32_t p = 0; p < cm.num_classes(); ++p) std::printf(",%lld", static_cast<long long>(cm.count(t, p)));
+        }
+        std::printf("\n\nindex,true,predicted,p_true,p_predicted\n");
+        for (size_t k = 0; k < wrong.size(); ++k) {
+            const train::Misclassified w = wrong[k];
+            std::printf("%lld,%s,%s,%.6f,%.6f\n", static_cast<long long>(w.index), csv(names[size_t(w.label)]).c_str(),
+                        csv(names[size_t(w.prediction)]).c_str(), w.probabilities[size_t(w.label)],
+                        w.probabilities[size_t(w.prediction)]);
+        }
+        return 0;
+    }
+    size_t width = 9;  // "macro avg"
+    for (const std::string& n : names) width = std::max(width, n.size());
+    const int w = int(width);
+    std::printf("%s: %lld samples, weights %s\naccuracy  %.4f\nloss      %.4f\n\n", data.spec().c_str(),
+                static_cast<long long>(cm.total()), m.weights.c_str(), cm.accuracy(), loss.mean());
+    std::printf("%-*s  precision  recall      f1  support\n", w, "class");
+    for (int32_t c = 0; c < cm.num_classes(); ++c)
+        std::printf("%-*s  %9.4f  %6.4f  %6.4f  %7lld\n", w, names[size_t(c)].c_str(), cm.precision(c), cm.recall(c), cm.f1(c),
+                    static_cast<long long>(cm.support(c)));
+    std::printf("%-*s  %9.4f  %6.4f  %6.4f  %7lld\n\n", w, "macro avg", cm.macro_precision(), cm.macro_recall(), cm.macro_f1(),
+                static_cast<long long>(cm.total()));
+    std::printf("confusion matrix (rows: true class, columns: predicted, in class order)\n");
+    for (int32_t t = 0; t < cm.num_classes(); ++t) {
+        std::printf("%-*s", w, names[size_t(t)].c_str());
+        for (int32_t p = 0; p < cm.num_classes(); ++p) std::printf(" %5lld", static_cast<long long>(cm.count(t, p)));
+        std::printf("\n");
+    }
+    std::printf("\nmisclassified: %lld (%zu shown)\n", static_cast<long long>(wrong.seen()), wrong.size());
+    if (wrong.size() > 0) std::printf("  index  %-*s  %-*s  p_true  p_pred  top-3\n", w, "true", w, "predicted");
+    for (size_t k = 0; k < wrong.size(); ++k) {
+        const train::Misclassified x = wrong[k];
+        std::string top;
+        for (const auto& [name, p] : top3(x)) top += (top.empty() ? "" : ", ") + name + " " + kiln::tools::format_number(p, "%.2f");
+        std::printf("%7lld  %-*s  %-*s  %6.4f  %6.4f  %s\n", static_cast<long long>(x.index), w, names[size_t(x.label)].c_str(), w,
+                    names[size_t(x.prediction)].c_str(), x.probabilities[size_t(x.label)], x.probabilities[size_t(x.prediction)],
+                    top.c_str());
+    }
+    std::printf("\nwrote");
+    for (const std::string& f : written) std::printf(" %s", f.c_str());
+    std::printf("\n");
+    return 0;
+}
+
+// ---- prediction ----
+
+int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format) {
+    kiln::data::PluginRegistry plugins;
+    const kiln::report::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
+    std::vector<float> logits(size_t(m.batch * m.classes)), probs(logits.size());
+    json j = json::array();
+    if (format == Format::csv) std::printf("image,rank,class,probability\n");
+    for (const std::string& image : images) {
+        const kiln::Tensor x = prep.prepare_file(image);
+        m.program->write_input(m.x, x.data<float>(), 1);
+        probabilities(m, 1, logits, probs);
+        const std::span<const float> p(probs.data(), size_t(m.classes));
+        const std::vector<int64_t> top = train::top_k(p, k);
+        json row = {{"image", image}, {"top", json::array()}};
+        if (format == Format::table) std::printf("%s\n", image.c_str());
+        for (size_t r = 0; r < top.size(); ++r) {
+            const std::string& name = m.spec.class_names[size_t(top[r])];
+            const float prob = p[size_t(top[r])];
+            if (format == Format::table) std::printf("  %zu. %-20s %.4f\n", r + 1, name.c_str(), prob);
+            if (format == Format::csv) std::printf("%s,%zu,%s,%.6f\n", csv(image).c_str(), r + 1, csv(name).c_str(), prob);
+            row["top"].push_back({{"class", name}, {"index", top[r]}, {"probability", prob}});
+        }
+        j.push_back(row);
+    }
+    if (format == Format::json) std::printf("%s\n", json{{"weights", m.weights}, {"predictions", j}}.dump(2).c_str());
+    return 0;
+}
+
+// ---- filters ----
+
+int filters(Model& m, Format format, const std::string& out) {
+    const kiln::StateEntry* conv = nullptr;
+    for (const kiln::StateEntry& e : m.program->state())
+        if (e.kind == kiln::StateEntry::param && e.shape.rank == 4) {
+            conv = &e;
+            break;
+        }
+    if (!conv) fail(Errc::unsupported, m.run_dir + "/model.json: the model has no convolution, so no filters to draw");
+    if (conv->dtype != kiln::DType::f32) fail(Errc::unsupported, conv->name + ": filters are drawn from f32 weights only");
+    std::vector<float> weight(size_t(conv->shape.numel()));
+    m.program->read_state(*conv, weight.data());
+    fs::create_directories(out);
+    const std::string path = out + "/filters.png";
+    kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape).canvas);
+    refresh_report(m, out, {});
+    const std::vector<int64_t> shape(conv->shape.dims, conv->shape.dims + conv->shape.rank);
+    if (format == Format::json)
+        std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out + "/report.html"}}.dump(2).c_str());
+    else if (format == Format::csv)
+        std::printf("file,layer,shape\n%s,%s,%s\n", csv(path).c_str(), csv(conv->name).c_str(), csv(conv->shape.str()).c_str());
+    else
+        std::printf("wrote %s: %s %s\nwrote %s\n", path.c_str(), conv->name.c_str(), conv->shape.str().c_str(), (out + "/report.html").c_str());
+    return 0;
+}
+
+// ---- the command line ----
+
+// --predict takes the images that follow it up to the next option; --filters, --csv and --json
+// take no value. Both are rewritten to the `--name=VALUE` form Command parses.
+std::vector<std::string> rewrite(int argc, char** argv, std::vector<std::string>& images) {
+    const std::set<std::string> flags{"--filters", "--csv", "--json"};
+    std::vector<std::string> words{argv[0]};
+    for (int i = 1; i < argc; ++i) {
+        const std::string w = argv[i];
+        if (w == "--") {
+            words.insert(words.end(), argv + i, argv + argc);
+            break;
+        }
+        if (flags.count(w)) {
+            words.push_back(w + "=yes");
+        } else if (w == "--predict" || w.rfind("--predict=", 0) == 0) {
+            if (w != "--predict") images.push_back(w.substr(10));
+            while (i + 1 < argc && argv[i + 1][0] != '-') images.push_back(argv[++i]);
+            words.push_back("--predict=" + (images.empty() ? std::string() : images.front()));
+        } else {
+            words.push_back(w);
+        }
+    }
+    return words;
+}
+
+int infer_command(int argc, char** argv) {
+    Command cmd("kiln-infer",
+                "Uses a trained run (a kiln-train run directory, or a .safetensors file with model.json beside it):\n"
+                "  --data SPEC          evaluate: accuracy, loss, confusion matrix, precision/recall/F1, the\n"
+                "                       misclassified samples; writes confusion.png, misclassified.png, report.html\n"
+                "  --predict IMG [IMG…] the top-k classes of PNG or JPEG files of any size and colour mode\n"
+                "  --filters            the first convolution's weights as filters.png\n"
+                "Output is a table, or with --csv or --json CSV or a JSON document.");
+    cmd.positional("run", "RUN_DIR or FILE.safetensors");
+    cmd.option("data", "SPEC", "evaluate on this dataset, <plugin>:<config>")
+        .option("predict", "IMG…", "predict the classes of these images (the run comes first)")
+        .option("filters", "", "draw the first convolution's filters")
+        .option("limit", "N", "evaluate the first N samples; 0: all", "0")
+        .option("batch", "N", "evaluation batch size", "64")
+        .option("misclassified", "N", "misclassified samples to list and draw", "16")
+        .option("top-k", "K", "classes to print per image", "3")
+        .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
+        .option("workers", "N", "data loading threads", "2")
+        .option("csv", "", "print CSV")
+        .option("json", "", "print a JSON document");
+    std::vector<std::string> images;
+    std::vector<std::string> words = rewrite(argc, argv, images);
+    std::vector<char*> wv;
+    for (std::string& w : words) wv.push_back(w.data());
+    const Args a = cmd.parse(int(wv.size()), wv.data(), 1);
+    if (a.help) {
+        std::fputs(cmd.help().c_str(), stdout);
+        return 0;
+    }
+    const int modes = int(a.given("data")) + int(a.given("predict")) + int(a.given("filters"));
+    if (modes != 1) throw a.usage_error("give one of --data SPEC, --predict IMG… or --filters");
+    if (a.given("csv") && a.given("json")) throw a.usage_error("give --csv or --json, not both");
+    for (const char* flag : {"filters", "csv", "json"})
+        if (a.given(flag) && a.text(flag) != "yes") throw a.usage_error(std::string("--") + flag + " takes no value");
+    if (a.given("predict") && images.empty()) throw a.usage_error("--predict needs at least one image");
+    const Format format = a.given("json") ? Format::json : a.given("csv") ? Format::csv : Format::table;
+    const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
+    const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
+    Model m = load_model(a.positionals[0], batch);
+    const std::string out = a.given("out") ? a.text("out") : m.run_dir;
+    if (a.given("data")) return evaluate(m, a, format, out);
+    if (a.given("predict")) return predict(m, images, k, format);
+    return filters(m, format, out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    return kiln::tools::run_tool("kiln-infer", [&] { return infer_command(argc, argv); });
+}
