@@ -2,6 +2,7 @@
 // after every epoch) and kiln-infer (report.html again with its confusion matrix, misclassified
 // samples and filters).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +25,8 @@ inline void save_curves(const std::string& path, const std::vector<train::Histor
         c.train_loss.push_back(r.train_loss), c.train_accuracy.push_back(r.train_acc);
         c.val_loss.push_back(r.valid_loss), c.val_accuracy.push_back(r.valid_acc);
     }
+    if (std::all_of(rows.begin(), rows.end(), [](const train::HistoryRow& r) { return std::isnan(r.valid_loss); }))
+        c.val_loss.clear(), c.val_accuracy.clear();
     report::save_png(path, report::draw_curves(c).canvas);
 }
 

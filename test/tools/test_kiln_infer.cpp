@@ -299,13 +299,15 @@ BOOST_AUTO_TEST_CASE(filters_of_the_first_convolution) {
     BOOST_TEST(contains(read_text(out / "report.html"), "filters of the first convolution"));
 }
 
-BOOST_AUTO_TEST_CASE(a_model_without_convolution_has_no_filters) {
+BOOST_AUTO_TEST_CASE(a_run_without_validation_or_convolution) {
     if (!have_data()) return;
     TempDir dir;
     BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "200", "--model", "fmnist_linear", "--epochs",
-                                           "1", "--threads", "2", "--out", dir / "linear"})
+                                           "1", "--threads", "2", "--valid-split", "0", "--out", dir / "linear"})
                             .status,
                         0);
+    BOOST_TEST(decode(dir / "linear/curves.png").width == 640);  // the training curves alone
+    BOOST_TEST(count(read_text(dir / "linear/report.html"), "data:image/png;base64,") == 1u);
     const Run r = infer({dir / "linear/best.safetensors", "--filters"});
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err == "kiln-infer: error: " + dir / "linear" + "/model.json: the model has no convolution, so no filters to draw\n");
