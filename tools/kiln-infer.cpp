@@ -381,7 +381,7 @@ int infer_command(int argc, char** argv) {
                 "Output is a table, or with --csv or --json CSV or a JSON document.");
     cmd.positional("run", "RUN_DIR or FILE.safetensors");
     cmd.option("data", "SPEC", "evaluate on this dataset, <plugin>:<config>")
-        .option("predict", "IMG…", "predict the classes of these images (the run comes first)")
+        .option("predict", "IMG...", "predict the classes of these images (the run comes first)")
         .option("filters", "", "draw the first convolution's filters")
         .option("limit", "N", "evaluate the first N samples; 0: all", "0")
         .option("batch", "N", "evaluation batch size", "64")
