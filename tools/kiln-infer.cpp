@@ -4,8 +4,9 @@
 //   kiln-infer runs/tinyvgg --predict boot.jpg shirt.png --top-k 3
 //   kiln-infer runs/tinyvgg --filters
 // RUN is a kiln-train run directory (its best.safetensors) or a .safetensors file with the run's
-// model.json beside it. Evaluation writes confusion.png and misclassified.png, --filters
-// filters.png, both into --out (default: the run directory) with report.html refreshed there.
+// model.json beside it. Evaluation writes confusion.png, misclassified.png and evaluation.json,
+// --filters filters.png, both into --out (default: the run directory) with report.html refreshed
+// there.
 // Exit status: 0 done, 1 error, 2 usage mistake.
 #include <algorithm>
 #include <cmath>
@@ -26,6 +27,7 @@
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/graph/program.h"
+#include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/report/confusion.h"
@@ -114,13 +116,30 @@ void probabilities(Model& m, int64_t n, std::vector<float>& logits, std::vector<
     }
 }
 
-// The pictures beside the run's history, written as report.html into `out`.
-void refresh_report(const Model& m, const std::string& out, const std::vector<std::pair<std::string, std::string>>& facts) {
+// report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
+// or the run directory, and the run's history.
+void refresh_report(const Model& m, const std::string& out) {
     kiln::report::HtmlReport page;
     const std::string model_name = m.spec.builtin.empty() ? "model.json" : m.spec.builtin;
     page.title = "kiln run " + m.run_dir + " (" + model_name + ")";
     page.facts = {{"weights", m.weights}};
-    page.facts.insert(page.facts.end(), facts.begin(), facts.end());
+    const std::string evaluation = out + "/evaluation.json";
+    if (fs::exists(evaluation)) {
+        json e;
+        try {
+            e = json::parse(read_text(evaluation));
+            char acc[32];
+            std::snprintf(acc, sizeof acc, "%.2f %%", 100 * e.at("accuracy").get<double>());
+            page.facts.push_back({"evaluated on", e.at("data").get<std::string>() + " (" +
+                                                      std::to_string(e.at("samples").get<int64_t>()) + " samples, " +
+                                                      e.at("weights").get<std::string>() + ")"});
+            page.facts.push_back({"accuracy", acc});
+            page.facts.push_back({"mean loss", fixed(e.at("loss").get<double>())});
+            page.facts.push_back({"macro F1", fixed(e.at("macro").at("f1").get<double>())});
+        } catch (const json::exception& x) {
+            fail(Errc::format, evaluation + ": " + x.what());
+        }
+    }
     page.pictures = kiln::tools::run_pictures({out, m.run_dir});
     const std::string history = m.run_dir + "/history.json";
     if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(read_text(history), history));
@@ -190,47 +209,43 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     } else if (fs::exists(wrong_png)) {
         fs::remove(wrong_png);  // an earlier evaluation's samples would not belong to this one
     }
-    char acc[32];
-    std::snprintf(acc, sizeof acc, "%.2f %%", 100 * cm.accuracy());
-    refresh_report(m, out, {{"evaluated on", data.spec() + " (" + std::to_string(cm.total()) + " samples)"},
-                            {"accuracy", acc},
-                            {"mean loss", fixed(loss.mean())},
-                            {"macro F1", fixed(cm.macro_f1())}});
-    written.push_back(out + "/report.html");
-
     auto top3 = [&](const train::Misclassified& w) {
         std::vector<std::pair<std::string, double>> top;
         for (int64_t c : train::top_k(w.probabilities, 3)) top.push_back({names[size_t(c)], w.probabilities[size_t(c)]});
         return top;
     };
+    json j;
+    j["data"] = data.spec(), j["weights"] = m.weights, j["samples"] = cm.total();
+    j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
+    json matrix = json::array();
+    for (int32_t t = 0; t < cm.num_classes(); ++t) {
+        json row = json::array();
+        for (int32_t p = 0; p < cm.num_classes(); ++p) row.push_back(cm.count(t, p));
+        matrix.push_back(row);
+    }
+    j["confusion"] = matrix;
+    j["per_class"] = json::array();
+    for (int32_t c = 0; c < cm.num_classes(); ++c)
+        j["per_class"].push_back({{"class", names[size_t(c)]}, {"precision", cm.precision(c)}, {"recall", cm.recall(c)},
+                                  {"f1", cm.f1(c)}, {"support", cm.support(c)}});
+    j["macro"] = {{"precision", cm.macro_precision()}, {"recall", cm.macro_recall()}, {"f1", cm.macro_f1()}};
+    j["misclassified_total"] = wrong.seen();
+    j["misclassified"] = json::array();
+    for (size_t k = 0; k < wrong.size(); ++k) {
+        const train::Misclassified w = wrong[k];
+        json top = json::array();
+        for (const auto& [name, p] : top3(w)) top.push_back({{"class", name}, {"probability", p}});
+        j["misclassified"].push_back({{"index", w.index}, {"true", names[size_t(w.label)]},
+                                      {"predicted", names[size_t(w.prediction)]},
+                                      {"p_true", w.probabilities[size_t(w.label)]},
+                                      {"p_predicted", w.probabilities[size_t(w.prediction)]}, {"top", top}});
+    }
+    written.push_back(out + "/evaluation.json");
+    written.push_back(out + "/report.html");
+    j["files"] = written;
+    kiln::io::write_file_atomic(out + "/evaluation.json", j.dump(2) + "\n");
+    refresh_report(m, out);
     if (format == Format::json) {
-        json j;
-        j["data"] = data.spec(), j["weights"] = m.weights, j["samples"] = cm.total();
-        j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
-        json matrix = json::array();
-        for (int32_t t = 0; t < cm.num_classes(); ++t) {
-            json row = json::array();
-            for (int32_t p = 0; p < cm.num_classes(); ++p) row.push_back(cm.count(t, p));
-            matrix.push_back(row);
-        }
-        j["confusion"] = matrix;
-        j["per_class"] = json::array();
-        for (int32_t c = 0; c < cm.num_classes(); ++c)
-            j["per_class"].push_back({{"class", names[size_t(c)]}, {"precision", cm.precision(c)}, {"recall", cm.recall(c)},
-                                      {"f1", cm.f1(c)}, {"support", cm.support(c)}});
-        j["macro"] = {{"precision", cm.macro_precision()}, {"recall", cm.macro_recall()}, {"f1", cm.macro_f1()}};
-        j["misclassified_total"] = wrong.seen();
-        j["misclassified"] = json::array();
-        for (size_t k = 0; k < wrong.size(); ++k) {
-            const train::Misclassified w = wrong[k];
-            json top = json::array();
-            for (const auto& [name, p] : top3(w)) top.push_back({{"class", name}, {"probability", p}});
-            j["misclassified"].push_back({{"index", w.index}, {"true", names[size_t(w.label)]},
-                                          {"predicted", names[size_t(w.prediction)]},
-                                          {"p_true", w.probabilities[size_t(w.label)]},
-                                          {"p_predicted", w.probabilities[size_t(w.prediction)]}, {"top", top}});
-        }
-        j["files"] = written;
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -334,7 +349,7 @@ int filters(Model& m, Format format, const std::string& out) {
     fs::create_directories(out);
     const std::string path = out + "/filters.png";
     kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape).canvas);
-    refresh_report(m, out, {});
+    refresh_report(m, out);
     const std::vector<int64_t> shape(conv->shape.dims, conv->shape.dims + conv->shape.rank);
     if (format == Format::json)
         std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out + "/report.html"}}.dump(2).c_str());

@@ -219,9 +219,12 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
     BOOST_TEST(misclassified.width == grid.width());
     BOOST_TEST(misclassified.height == grid.height());
 
-    // report.html in --out: the run's curves, the matrix and the samples, and the history.
+    // report.html in --out: the evaluation, the run's curves, the matrix and the samples.
     const std::string html = read_text(out / "report.html");
     BOOST_TEST(count(html, "data:image/png;base64,") == 3u);
+    char accuracy_fact[64];
+    std::snprintf(accuracy_fact, sizeof accuracy_fact, "<dd>%.2f %%</dd>", 100 * j["accuracy"].get<double>());
+    BOOST_TEST(contains(html, accuracy_fact), accuracy_fact);
     BOOST_TEST(contains(html, "confusion matrix"));
     BOOST_TEST(contains(html, "misclassified samples"));
 
@@ -236,6 +239,13 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
     BOOST_REQUIRE_EQUAL(csv.status, 0);
     BOOST_TEST(csv.out.rfind("metric,value\nsamples,300\n", 0) == 0u, csv.out);
     BOOST_TEST(contains(csv.out, "\nclass,precision,recall,f1,support\nT-shirt/top,"), csv.out);
+
+    // The evaluation stays in the report when --filters refreshes it.
+    BOOST_TEST(json::parse(read_text(out / "evaluation.json"))["confusion"] == j["confusion"]);
+    BOOST_REQUIRE_EQUAL(infer({dir, "--filters", "--out", out.path}).status, 0);
+    const std::string refreshed = read_text(out / "report.html");
+    BOOST_TEST(count(refreshed, "data:image/png;base64,") == 4u);
+    BOOST_TEST(contains(refreshed, "evaluated on"));
 }
 
 BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
