@@ -180,9 +180,14 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
         const std::span<const float> batch_logits(logits.data(), size_t(b->size * m.classes));
         cm.add_logits(batch_logits, labels);
         wrong.add_logits(batch_logits, labels, std::span<const int64_t>(b->indices, size_t(b->size)));
-        double sum = 0;  // cross-entropy: −log softmax of the true class
-        for (int64_t i = 0; i < b->size; ++i)
-            sum -= std::log(std::max(double(probs[size_t(i * m.classes + labels[size_t(i)])]), 1e-300));
+        double sum = 0;  // cross-entropy, log-sum-exp of the logits minus the true class's logit
+        for (int64_t i = 0; i < b->size; ++i) {
+            const float* row = &logits[size_t(i * m.classes)];
+            const double top = *std::max_element(row, row + m.classes);
+            double exp_sum = 0;
+            for (int64_t c = 0; c < m.classes; ++c) exp_sum += std::exp(double(row[c]) - top);
+            sum += top + std::log(exp_sum) - double(row[labels[size_t(i)]]);
+        }
         loss.add(sum / double(b->size), b->size);
     }
     if (cm.total() == 0) fail(Errc::invalid_argument, data.spec() + ": no samples to evaluate");
