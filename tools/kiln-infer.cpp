@@ -106,14 +106,10 @@ Model load_model(const std::string& run, int64_t batch) {
     return m;
 }
 
-// Softmax probabilities of n samples, row-major, for the n samples in the program's input.
-void probabilities(Model& m, int64_t n, std::vector<float>& logits, std::vector<float>& probs) {
+// The logits of the n samples in the program's input, row-major, into `logits`.
+void forward(Model& m, int64_t n, std::vector<float>& logits) {
     m.program->forward(n);
     m.program->read(m.logits, logits.data());
-    for (int64_t i = 0; i < n; ++i) {
-        const std::span<const float> row(&logits[size_t(i * m.classes)], size_t(m.classes));
-        train::softmax(row, std::span<float>(&probs[size_t(i * m.classes)], size_t(m.classes)));
-    }
 }
 
 // report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
@@ -171,12 +167,12 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     train::ConfusionMatrix cm(int32_t(m.classes));
     train::MisclassifiedCollector wrong(int32_t(m.classes), keep);
     train::LossMeter loss;
-    std::vector<float> logits(size_t(m.batch * m.classes)), probs(logits.size());
+    std::vector<float> logits(size_t(m.batch * m.classes));
     loader.set_epoch(0);
     while (const kiln::data::Batch* b = loader.next()) {
         const std::span<const int64_t> labels(b->labels, size_t(b->size));
         m.program->write_input(m.x, b->x, b->size);
-        probabilities(m, b->size, logits, probs);
+        forward(m, b->size, logits);
         const std::span<const float> batch_logits(logits.data(), size_t(b->size * m.classes));
         cm.add_logits(batch_logits, labels);
         wrong.add_logits(batch_logits, labels, std::span<const int64_t>(b->indices, size_t(b->size)));
@@ -314,14 +310,15 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
 int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format) {
     kiln::data::PluginRegistry plugins;
     const kiln::report::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
-    std::vector<float> logits(size_t(m.batch * m.classes)), probs(logits.size());
+    std::vector<float> logits(size_t(m.classes)), probs(logits.size());
     json j = json::array();
     if (format == Format::csv) std::printf("image,rank,class,probability\n");
     for (const std::string& image : images) {
         const kiln::Tensor x = prep.prepare_file(image);
         m.program->write_input(m.x, x.data<float>(), 1);
-        probabilities(m, 1, logits, probs);
-        const std::span<const float> p(probs.data(), size_t(m.classes));
+        forward(m, 1, logits);
+        train::softmax(std::span<const float>(logits.data(), size_t(m.classes)), probs);
+        const std::span<const float> p(probs);
         const std::vector<int64_t> top = train::top_k(p, k);
         json row = {{"image", image}, {"top", json::array()}};
         if (format == Format::table) std::printf("%s\n", image.c_str());
