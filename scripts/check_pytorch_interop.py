@@ -6,7 +6,7 @@ PyTorch and safetensors are not kiln dependencies). Needs a run directory from t
     /usr/bin/python3 scripts/check_pytorch_interop.py
 
 """
-# # 1. kiln's best.safetensors loads strictly into the PyTorch TinyVGG; its test accuracy there is compared
+# 1. kiln's best.safetensors loads strictly into the PyTorch TinyVGG; its test accuracy there is compared
 #    with kiln-infer's on the same 10,000 images.
 # 2. A PyTorch TinyVGG's state_dict saved with safetensors.torch.save_file is evaluated by kiln-infer;
 #    both sides' predictions are compared.
@@ -25,7 +25,7 @@ def accuracy(model):
     with torch.inference_mode(): pred = model(x).argmax(1)
     return (pred == y).float().mean().item(), pred
 model = m.TinyVGG()
-missing = model.load_state_dict(load_file("runs/main/best.safetensors"), strict=True)
+model.load_state_dict(load_file("runs/main/best.safetensors"), strict=True)
 acc, _ = accuracy(model)
 print(f"1. kiln -> PyTorch: load_state_dict(strict=True) ok; PyTorch test accuracy {acc:.4f}")
 torch.manual_seed(0)
