@@ -158,6 +158,33 @@ BOOST_AUTO_TEST_CASE(kiln_train_writes_curves_and_a_report) {
     BOOST_TEST(contains(html, "<td>2</td>"));  // the history table's second epoch
 }
 
+BOOST_AUTO_TEST_CASE(both_tools_work_on_an_image_folder_the_test_exports) {
+    // The course's ImageFolder chapter: 300 real test images exported as JPEG class folders, a
+    // 64×64 RGB TinyVGG trained on them with TrivialAugmentWide, then evaluated on the folder.
+    if (!have_data()) return;
+    TempDir dir;
+    const std::string folder = dir / "folder", run_dir = dir / "run";
+    BOOST_REQUIRE_EQUAL(run("kiln-data", {"export", test_data, folder, "--format", "jpg", "--limit", "300"}).status, 0);
+    const std::string spec = "imagefolder:" + folder + ",mode=rgb";
+    BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", spec, "--model", "tinyvgg", "--epochs", "1", "--threads", "2",
+                                           "--train-transforms", "trivial_augment_wide;resize=64x64;to_tensor",
+                                           "--eval-transforms", "resize=64x64;to_tensor", "--out", run_dir})
+                            .status,
+                        0);
+    const json model = json::parse(read_text(run_dir + "/model.json"));
+    BOOST_TEST(model.dump().find("resize=64x64") != std::string::npos, "the eval transforms are recorded");
+    const Run r = infer({run_dir, "--data", spec, "--json"});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    const json j = json::parse(r.out);
+    BOOST_TEST(j["samples"].get<int64_t>() == 300);
+    int64_t total = 0;
+    for (const json& row : j["confusion"])
+        for (const json& cell : row) total += cell.get<int64_t>();
+    BOOST_TEST(total == 300);
+    BOOST_TEST(j["classes"].size() == 10u);  // the folder names, in torchvision's sorted order
+    BOOST_TEST(j["classes"][0].get<std::string>() == "Ankle boot");
+}
+
 BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass) {
     if (!have_data()) return;
     const std::string& dir = tiny_run();
