@@ -143,6 +143,40 @@ BOOST_AUTO_TEST_CASE(byte_layout_is_the_reference_format) {
     BOOST_TEST(data[22] == 3);
 }
 
+BOOST_AUTO_TEST_CASE(a_file_written_by_pytorch_loads) {
+    // The bytes safetensors 0.8's safetensors.torch.save_file wrote for
+    // {"fc.weight": [[1, -2]], "fc.bias": [0.5], "bn.num_batches_tracked": tensor(7)} with
+    // metadata {"format": "pt"}: a 232-byte header (two spaces of padding), then the data.
+    const std::string header =
+        R"({"__metadata__":{"format":"pt"},"bn.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)"
+        R"("fc.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"fc.weight":{"dtype":"F32","shape":[1,2],)"
+        R"("data_offsets":[12,20]}}  )";
+    BOOST_REQUIRE_EQUAL(header.size(), 232u);
+    std::vector<uint8_t> bytes{0xe8, 0, 0, 0, 0, 0, 0, 0};
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    for (uint8_t b : {0x07, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x3f, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0})
+        bytes.push_back(b);
+    TempDir dir;
+    const std::string path = dir / "torch.safetensors";
+    write_bytes(path, bytes);
+    const io::SafetensorsFile file = io::load_safetensors(path);
+    BOOST_TEST(file.metadata.at("format") == "pt");
+    const NamedTensor* w = file.find("fc.weight");
+    BOOST_REQUIRE(w);
+    BOOST_TEST(w->shape.str() == "[1, 2]");
+    float wv[2];
+    std::memcpy(wv, w->data.data(), sizeof wv);
+    BOOST_TEST(wv[0] == 1.0f);
+    BOOST_TEST(wv[1] == -2.0f);
+    const NamedTensor* count = file.find("bn.num_batches_tracked");
+    BOOST_REQUIRE(count);
+    BOOST_TEST((count->dtype == DType::i64));
+    BOOST_TEST(count->shape.rank == 0);
+    int64_t c = 0;
+    std::memcpy(&c, count->data.data(), sizeof c);
+    BOOST_TEST(c == 7);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_files_are_rejected_with_the_file_and_the_problem) {
     TempDir dir;
     auto entry = [](const std::string& name, const std::string& dtype, const std::string& shape, uint64_t b, uint64_t e) {
