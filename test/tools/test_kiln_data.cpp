@@ -22,6 +22,7 @@
 #include "kiln/image/codec.h"
 #include "kiln/image/draw.h"
 #include "nn/temp_dir.h"
+#include "tool_process.h"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
@@ -35,29 +36,17 @@ struct Run {
     std::string out, err;  // stdout, stderr
 };
 
-std::string quoted(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using kiln::testing::read_text;
+using kiln::testing::shell_quoted;
 
 // Runs kiln-data with `args`; `env` is prepended to the command line ("NAME=value ").
 Run kiln_data(const std::vector<std::string>& args, const std::string& env = "") {
     BOOST_REQUIRE_MESSAGE(fs::exists(tool), tool << " is not built");
     static TempDir scratch;
-    const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = env + (wrapper ? wrapper : "") + " " + quoted(tool);
-    for (const std::string& a : args) {
-        cmd += ' ';
-        cmd += quoted(a);
-    }
+    std::string cmd = env + kiln::testing::tool_command(tool, args);
+    BOOST_TEST_MESSAGE(cmd);
     cmd += " 2>";
-    cmd += quoted(scratch / "stderr");
+    cmd += shell_quoted(scratch / "stderr");
     Run r;
     FILE* p = ::popen(cmd.c_str(), "r");
     BOOST_REQUIRE(p);
@@ -66,8 +55,7 @@ Run kiln_data(const std::vector<std::string>& args, const std::string& env = "")
     const int status = ::pclose(p);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     r.err = read_text(scratch / "stderr");
-    BOOST_TEST_MESSAGE("kiln-data" << cmd.substr(cmd.find(quoted(tool)) + quoted(tool).size()) << " → " << r.status
-                                   << "\n" << r.out << r.err);
+    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
     return r;
 }
 
@@ -280,7 +268,7 @@ BOOST_AUTO_TEST_CASE(export_writes_jpeg_and_stops_at_the_limit) {
 BOOST_AUTO_TEST_CASE(plugins_lists_plugins_transforms_and_files_it_could_not_use) {
     TempDir extra;
     write_bytes(extra / "kiln-broken.so", Bytes{'n', 'o', 't', ' ', 'E', 'L', 'F'});
-    const Run r = kiln_data({"plugins"}, "KILN_PLUGIN_PATH=" + quoted(extra.path.string()) + " ");
+    const Run r = kiln_data({"plugins"}, "KILN_PLUGIN_PATH=" + shell_quoted(extra.path.string()) + " ");
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
     BOOST_TEST(r.out.find("  idx ") != std::string::npos);
     BOOST_TEST(r.out.find("  imagefolder ") != std::string::npos);

@@ -28,34 +28,19 @@
 #include "kiln/report/grid.h"
 #include "kiln/train/metrics.h"
 #include "nn/temp_dir.h"
+#include "tool_process.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
 
-const std::string fmnist = "/usr/share/datasets/fashion-mnist";
+using kiln::testing::contains;
+using kiln::testing::fmnist;
+using kiln::testing::read_text;
 const std::string test_data = "idx:" + fmnist + ",split=test";
 
-bool have_data() {
-    if (fs::exists(fmnist + "/train-images-idx3-ubyte.gz") || fs::exists(fmnist + "/train-images-idx3-ubyte")) return true;
-    BOOST_TEST_MESSAGE("skipped: " << fmnist << " is missing (apt install dataset-fashion-mnist)");
-    std::printf("skipped: %s is missing (apt install dataset-fashion-mnist)\n", fmnist.c_str());
-    return false;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-std::string quoted(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool have_data() { return kiln::testing::have_fashion_mnist(); }
 
 struct Run {
     int status = -1;
@@ -67,20 +52,14 @@ Run run(const std::string& tool, const std::vector<std::string>& args) {
     const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
     BOOST_REQUIRE_MESSAGE(fs::exists(exe), exe << " is not built");
     static TempDir logs;
-    const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = wrapper ? wrapper : "";
-    cmd += ' ';
-    cmd += quoted(exe);
-    for (const std::string& a : args) {
-        cmd += ' ';
-        cmd += quoted(a);
-    }
+    std::string cmd = kiln::testing::tool_command(exe, args);
+    BOOST_TEST_MESSAGE(cmd);
     cmd += " >" + logs / "out" + " 2>" + logs / "err";
     const int st = std::system(cmd.c_str());
     Run r;
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
-    BOOST_TEST_MESSAGE(tool << cmd.substr(cmd.find(quoted(exe)) + quoted(exe).size()) << " → " << r.status << "\n" << r.out << r.err);
+    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
     return r;
 }
 

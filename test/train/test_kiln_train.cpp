@@ -31,6 +31,7 @@
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"
 #include "nn/temp_dir.h"
+#include "tool_process.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -38,28 +39,12 @@ using json = nlohmann::json;
 namespace {
 
 const std::string tool = std::string(KILN_TOOLS_DIR) + "/kiln-train";
-const std::string fmnist = "/usr/share/datasets/fashion-mnist";
+using kiln::testing::contains;
+using kiln::testing::fmnist;
+using kiln::testing::read_text;
 const std::string data = "idx:" + fmnist;
 
-bool have_data() {
-    if (fs::exists(fmnist + "/train-images-idx3-ubyte.gz") || fs::exists(fmnist + "/train-images-idx3-ubyte")) return true;
-    BOOST_TEST_MESSAGE("skipped: " << fmnist << " is missing (apt install dataset-fashion-mnist)");
-    std::printf("skipped: %s is missing (apt install dataset-fashion-mnist)\n", fmnist.c_str());
-    return false;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-std::string quoted(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool have_data() { return kiln::testing::have_fashion_mnist(); }
 
 struct Run {
     int status = -1;  // exit status, or -1 when killed
@@ -92,16 +77,9 @@ Child start(const std::vector<std::string>& args, long file_limit = 0) {
     Child c;
     c.out = logs / ("out" + std::to_string(count));
     c.err = logs / ("err" + std::to_string(count++));
-    const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = "exec ";  // built with +=: g++ 12 warns (-Wrestrict, a false positive) on " " + std::string
-    cmd += wrapper ? wrapper : "";
-    cmd += ' ';
-    cmd += quoted(tool);
-    for (const std::string& a : args) {
-        cmd += ' ';
-        cmd += quoted(a);
-    }
-    BOOST_TEST_MESSAGE("kiln-train" << cmd.substr(cmd.find(quoted(tool)) + quoted(tool).size()));
+    std::string cmd = "exec";
+    cmd += kiln::testing::tool_command(tool, args);
+    BOOST_TEST_MESSAGE(cmd);
     c.pid = ::fork();
     BOOST_REQUIRE(c.pid >= 0);
     if (c.pid == 0) {
