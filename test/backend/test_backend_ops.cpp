@@ -7,7 +7,8 @@
 //   ops — sgd_update, adam_update, bn_stats in training — over the inputs it updates);
 // - no output element is NaN/Inf (outputs start as NaN, so an element never written shows up);
 // - every sentinel byte is untouched (no out-of-bounds write) and read-only inputs are unchanged.
-// Then the CUDA backend, where make_backend("cuda") gives one; otherwise the test says why not.
+// Then the CUDA backend's code run on the CPU by a host executor (test/cuda/host_executor.h), and
+// the CUDA backend itself where make_backend("cuda") gives one; otherwise the test says why not.
 #define BOOST_TEST_MODULE backend_ops
 #include <boost/test/unit_test.hpp>
 
@@ -18,6 +19,7 @@
 #include <set>
 
 #include "../graph/op_cases.h"
+#include "cuda/host_executor.h"
 #include "kiln/backend/backend.h"
 #include "kiln/graph/autodiff.h"
 
@@ -77,14 +79,17 @@ struct Buffer {
     uint8_t* base;
     size_t bytes;
     Buffer(Backend& b, size_t n) : be(&b), base(static_cast<uint8_t*>(b.allocate(n + 2 * guard))), bytes(n) {
-        std::memset(base, sentinel, n + 2 * guard);
+        const std::vector<uint8_t> pattern(n + 2 * guard, sentinel);
+        b.copy_to_device(base, pattern.data(), pattern.size());
     }
     ~Buffer() { be->release(base); }
     Buffer(const Buffer&) = delete;
     void* data() { return base + guard; }
     bool sentinels_intact() const {
+        std::vector<uint8_t> now(bytes + 2 * guard);
+        be->copy_to_host(now.data(), base, now.size());
         for (size_t i = 0; i < guard; ++i)
-            if (base[i] != sentinel || base[guard + bytes + i] != sentinel) return false;
+            if (now[i] != sentinel || now[guard + bytes + i] != sentinel) return false;
         return true;
     }
 };
@@ -101,15 +106,15 @@ Result run_node(Backend& be, const Graph& g, const Node& n, const std::vector<st
     for (int i = 0; i < n.n_in; ++i) {
         const Node& src = g.nodes()[n.in[i]];
         in.push_back(std::make_unique<Buffer>(be, inputs[i].size()));
-        std::memcpy(in.back()->data(), inputs[i].data(), inputs[i].size());
+        be.copy_to_device(in.back()->data(), inputs[i].data(), inputs[i].size());
         call.in[i] = {in.back()->data(), src.dtype, src.shape};
     }
     std::unique_ptr<Buffer> out, scratch;
     const size_t out_bytes = size_t(n.shape.numel()) * dtype_size(n.dtype);
     if (n.has_output) {
         out = std::make_unique<Buffer>(be, out_bytes);
-        float* o = static_cast<float*>(out->data());
-        for (size_t i = 0; i < out_bytes / 4; ++i) o[i] = std::numeric_limits<float>::quiet_NaN();
+        const std::vector<float> nan(out_bytes / 4, std::numeric_limits<float>::quiet_NaN());
+        be.copy_to_device(out->data(), nan.data(), out_bytes);
         call.out = {out->data(), n.dtype, n.shape};
     }
     if (size_t s = be.scratch_bytes(n, g)) {
@@ -230,6 +235,13 @@ void compare_backends(Backend& test, const char* label) {
 BOOST_AUTO_TEST_CASE(cpu_simd_matches_reference) {
     auto fast = make_backend("cpu", {.threads = 2});
     compare_backends(*fast, "cpu");
+}
+
+// The CUDA backend's own code (ops.h, kernels.h) run on the CPU by the host executor: what the
+// GPU would compute, checked in every CI run.
+BOOST_AUTO_TEST_CASE(cuda_code_on_host_matches_reference) {
+    kiln::testing::CudaOnHostBackend host;
+    compare_backends(host, "cuda-on-host");
 }
 
 BOOST_AUTO_TEST_CASE(cuda_matches_reference) {

@@ -69,7 +69,14 @@ struct BackendOptions {
     bool reference = false;   // CPU: the portable reference kernels only (the test oracle)
 };
 
-// "cpu" (SIMD kernels, falling back to the reference per op) or "cuda" (a separately loaded backend).
+// "cpu" (SIMD kernels, falling back to the reference per op), "cuda" (libkiln-cuda.so, loaded on
+// first use; an Error says why when it is not built, not found, or no GPU is visible), or a name
+// given to register_backend.
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options = {});
+
+// Makes `name` a backend make_backend (and so compile) can create — how tests run whole programs on
+// the CUDA backend's code with a host executor. A later registration of a name replaces it.
+using BackendFactory = std::unique_ptr<Backend> (*)(const BackendOptions&);
+void register_backend(const std::string& name, BackendFactory factory);
 
 }  // namespace kiln

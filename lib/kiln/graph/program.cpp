@@ -225,6 +225,16 @@ std::unique_ptr<Program> compile(const Graph& source, const CompileOptions& opti
             p->data_[i] = static_cast<char*>(p->data_[root_id(i)]) + view_offset[i];
         }
     }
+    // Inputs of a device backend are written by the host into staging buffers, uploaded by each call.
+    if (!be.host_accessible()) {
+        size_t staged = 0;
+        for (int i = 0; i < n; ++i)
+            if (g.nodes()[i].op == Op::input && p->data_[i]) {
+                p->staged_.push_back({i, staged});
+                staged += align_up(bytes_of(i), 64);
+            }
+        p->staging_.assign(staged, 0);
+    }
     // Class counts for validating labels fed to cross_entropy.
     p->classes_.assign(n, 0);
     for (int i = 0; i < n_forward; ++i) {
@@ -305,8 +315,19 @@ static void check_batch(int64_t n, int64_t batch) {
                                          " (the compiled batch size)");
 }
 
+size_t Program::input_row_bytes(int node) const {
+    const Node& nd = graph_.nodes()[node];
+    return size_t(nd.shape.numel() / nd.shape[0]) * dtype_size(nd.dtype);
+}
+
+void Program::upload_inputs(int64_t n) {
+    for (const StagedInput& s : staged_)
+        backend_->copy_to_device(data_[s.node], staging_.data() + s.offset, input_row_bytes(s.node) * size_t(n));
+}
+
 void Program::forward(int64_t n, bool training) {
     check_batch(n, batch_);
+    upload_inputs(n);
     last_n_ = n;
     info_.training = training;
     info_.seed = call_seed();
@@ -317,6 +338,7 @@ void Program::forward(int64_t n, bool training) {
 float Program::train_step(int64_t n) {
     if (!can_train()) fail(Errc::invalid_argument, "train_step: the program was compiled without a loss");
     check_batch(n, batch_);
+    upload_inputs(n);
     last_n_ = n;
     info_.training = true;
     ++info_.step;
@@ -333,11 +355,11 @@ float Program::loss() const {
 }
 
 void* Program::input_ptr(Value v) {
-    if (!backend_->host_accessible())
-        fail(Errc::unsupported, std::string("input_data: backend '") + backend_->name() + "' memory is not host-accessible; use write_input");
     if (v.id < 0 || v.id >= graph_.size() || graph_.nodes()[v.id].op != Op::input)
         fail(Errc::invalid_argument, "input_data: not an input of this program");
     if (!data_[v.id]) fail(Errc::invalid_argument, "input '" + graph_.nodes()[v.id].name + "' is not used by the program");
+    for (const StagedInput& s : staged_)
+        if (s.node == v.id) return staging_.data() + s.offset;
     return data_[v.id];
 }
 
@@ -355,8 +377,9 @@ void Program::write_input(Value v, const void* src, int64_t n) {
                                                  std::to_string(i) + " is outside 0.." + std::to_string(classes_[v.id] - 1));
         }
     }
-    size_t row = size_t(nd.shape.numel() / nd.shape[0]) * dtype_size(nd.dtype);
-    backend_->copy_to_device(data_[v.id], src, row * size_t(n));
+    const size_t bytes = input_row_bytes(v.id) * size_t(n);
+    if (staged_.empty()) return backend_->copy_to_device(data_[v.id], src, bytes);
+    std::memcpy(input_ptr(v), src, bytes);
 }
 
 Shape Program::shape(Value v) const {

@@ -53,7 +53,8 @@ public:
     // --- running ---
     // Copies n rows (n ≤ compiled batch) of an input into the arena.
     void write_input(Value input, const void* data, int64_t n);
-    // Direct pointer to an input's arena slot (CPU backends only; throws otherwise).
+    // Where to write an input's rows before a call: its arena slot on the CPU; on a device
+    // backend a host staging buffer (allocated at compile), copied to the device by each call.
     template <class T> T* input_data(Value input) { return static_cast<T*>(input_ptr(input)); }
     // Forward (and loss, if any) in eval mode, or train mode when training is true (dropout on,
     // BatchNorm updates its running statistics) — no backward, no update.
@@ -101,6 +102,8 @@ private:
     Program() = default;
     void* input_ptr(Value v);
     void run_steps(int begin, int end, int64_t n);
+    void upload_inputs(int64_t n);
+    size_t input_row_bytes(int node) const;
     TensorRef ref(int node, int64_t n) const;
     // Dropout masks depend on the seed and the optimizer step only, so a resumed run and a
     // forward(training) after a step see the same masks as the step itself.
@@ -117,6 +120,12 @@ private:
     std::vector<int32_t> grad_of_;   // param node → its gradient node
     std::vector<int64_t> classes_;   // input node → class count when it feeds cross_entropy labels
     std::vector<StateEntry> state_;
+    struct StagedInput {
+        int32_t node;
+        size_t offset;  // in staging_
+    };
+    std::vector<StagedInput> staged_;  // inputs of a backend whose memory the host cannot write
+    std::vector<uint8_t> staging_;
     void* arena_ = nullptr;
     void* persistent_ = nullptr;
     int32_t loss_node_ = -1;
