@@ -7,7 +7,7 @@
 //                   the batch-1 inference program (exact: the plan's sizes)
 //   peak_rss_mb     the process's peak resident memory (VmHWM), after all of the above
 // One model per process, so peak RSS is that model's:
-//   bench-models MODEL [--threads N] [--seconds S]      (MODEL: fmnist_linear … resnet_mini)
+//   bench-models MODEL [--threads N] [--seconds S] [--device cpu|cuda]   (MODEL: fmnist_linear … resnet_mini)
 // It prints one line of key=value pairs (bench/models_vs_pytorch.py reads it).
 #include <algorithm>
 #include <chrono>
@@ -53,8 +53,11 @@ Built build(const std::string& model, int64_t batch) {
     return b;
 }
 
+std::string device = "cpu";
+
 std::unique_ptr<Program> compile_for(Built& b, bool train, const OptimizerConfig& opt, int threads) {
     CompileOptions o;
+    o.backend = device;
     if (train) o.loss = b.loss, o.optimizer = opt;
     o.outputs = {b.logits};
     o.backend_options.threads = threads;
@@ -101,7 +104,7 @@ long peak_rss_kb() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S] [--device cpu|cuda]\n", argv[0]);
         return 2;
     }
     const std::string model = argv[1];
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--device")) device = argv[i + 1];
     }
     const Setting* s = nullptr;
     for (const Setting& c : settings)
@@ -154,9 +158,9 @@ int main(int argc, char** argv) {
             }
             latency_us = median(us);
         }
-        std::printf("model=%s batch=%lld threads=%d train_img_s=%.0f infer_img_s=%.0f latency_us=%.1f peak_rss_mb=%.1f "
+        std::printf("model=%s device=%s batch=%lld threads=%d train_img_s=%.0f infer_img_s=%.0f latency_us=%.1f peak_rss_mb=%.1f "
                     "arena_train32=%zu arena_train128=%zu arena_infer1=%zu\n",
-                    model.c_str(), (long long)s->batch, threads, median(train), median(infer), latency_us,
+                    model.c_str(), device.c_str(), (long long)s->batch, threads, median(train), median(infer), latency_us,
                     double(peak_rss_kb()) / 1024.0, arena32, arena128, arena1);
         return 0;
     } catch (const Error& e) {
