@@ -82,6 +82,27 @@ if [ "$cuda" = yes ]; then
     module=$dest$libdir/kiln/libkiln-cuda.so
     [ -f "$module" ] || { echo "FAIL: $libdir/kiln/libkiln-cuda.so was not installed"; exit 1; }
     echo "--- installed $libdir/kiln/libkiln-cuda.so"
+    # make_backend("cuda") in a program of the installed kiln finds the module beside libkiln.
+    cat >"$work/cuda.cpp" <<'CPP'
+#include <cstdio>
+#include <string>
+
+#include "kiln/backend/backend.h"
+#include "kiln/core/error.h"
+
+int main() {
+    try {
+        std::printf("make_backend(\"cuda\"): %s\n", kiln::make_backend("cuda")->name());
+    } catch (const kiln::Error& e) {
+        std::printf("make_backend(\"cuda\"): %s\n", e.what());
+        return std::string(e.what()).find("no usable CUDA device") == std::string::npos;  // loaded, no GPU
+    }
+    return 0;
+}
+CPP
+    # shellcheck disable=SC2086
+    $cxx -std=c++20 $cflags "$work/cuda.cpp" -o "$work/cuda" $libs
+    env -u KILN_CUDA_BACKEND LD_LIBRARY_PATH=$dest$libdir "$work/cuda" || { echo "FAIL: the installed CUDA backend was not found or did not load"; exit 1; }
 fi
 
 # 4. The plugin example, built on its own against the installed kiln.
