@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "args.h"
+#include "device.h"
 #include "kiln/core/error.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
@@ -67,6 +68,7 @@ std::string csv(const std::string& s) {
 
 struct Model {
     std::string run_dir, weights;
+    std::string device;  // the backend's name, Program::backend().name()
     kiln::nn::ModelSpec spec;
     std::unique_ptr<kiln::Program> program;
     kiln::Value x, logits;
@@ -78,9 +80,10 @@ struct Model {
     }
 };
 
-// RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it; the weights are
-// checked against the model by load_state.
-Model load_model(const std::string& run, int64_t batch) {
+// RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it, compiled for
+// `device` (a kiln::CompileOptions::backend name); the weights are checked against the model by
+// load_state.
+Model load_model(const std::string& run, int64_t batch, const std::string& device) {
     Model m;
     const bool file = fs::path(run).extension() == ".safetensors";
     m.run_dir = file ? fs::path(run).parent_path().string() : run;
@@ -101,7 +104,9 @@ Model load_model(const std::string& run, int64_t batch) {
     m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
     kiln::CompileOptions copt;
     copt.outputs = {m.logits};
-    m.program = kiln::compile(g, copt);
+    copt.backend = device;
+    m.program = kiln::tools::compile_on_device(g, copt);
+    m.device = m.program->backend().name();
     kiln::io::load_state(*m.program, m.weights);
     return m;
 }
@@ -129,6 +134,7 @@ void refresh_report(const Model& m, const std::string& out) {
             page.facts.push_back({"evaluated on", e.at("data").get<std::string>() + " (" +
                                                       std::to_string(e.at("samples").get<int64_t>()) + " samples, " +
                                                       e.at("weights").get<std::string>() + ")"});
+            if (e.contains("device")) page.facts.push_back({"device", e.at("device").get<std::string>()});
             page.facts.push_back({"accuracy", acc});
             page.facts.push_back({"mean loss", fixed(e.at("loss").get<double>())});
             page.facts.push_back({"macro F1", fixed(e.at("macro").at("f1").get<double>())});
@@ -216,7 +222,7 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
         return top;
     };
     json j;
-    j["data"] = data.spec(), j["weights"] = m.weights, j["samples"] = cm.total();
+    j["data"] = data.spec(), j["weights"] = m.weights, j["device"] = m.device, j["samples"] = cm.total();
     j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
     json matrix = json::array();
     for (int32_t t = 0; t < cm.num_classes(); ++t) {
@@ -275,8 +281,8 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     size_t width = 9;  // "macro avg"
     for (const std::string& n : names) width = std::max(width, n.size());
     const int w = int(width);
-    std::printf("%s: %lld samples, weights %s\naccuracy  %.4f\nloss      %.4f\n\n", data.spec().c_str(),
-                static_cast<long long>(cm.total()), m.weights.c_str(), cm.accuracy(), loss.mean());
+    std::printf("%s: %lld samples, weights %s, device %s\naccuracy  %.4f\nloss      %.4f\n\n", data.spec().c_str(),
+                static_cast<long long>(cm.total()), m.weights.c_str(), m.device.c_str(), cm.accuracy(), loss.mean());
     std::printf("%-*s  precision  recall      f1  support\n", w, "class");
     for (int32_t c = 0; c < cm.num_classes(); ++c)
         std::printf("%-*s  %9.4f  %6.4f  %6.4f  %7lld\n", w, names[size_t(c)].c_str(), cm.precision(c), cm.recall(c), cm.f1(c),
@@ -331,7 +337,7 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
         }
         j.push_back(row);
     }
-    if (format == Format::json) std::printf("%s\n", json{{"weights", m.weights}, {"predictions", j}}.dump(2).c_str());
+    if (format == Format::json) std::printf("%s\n", json{{"weights", m.weights}, {"device", m.device}, {"predictions", j}}.dump(2).c_str());
     return 0;
 }
 
@@ -406,6 +412,7 @@ int infer_command(int argc, char** argv) {
         .option("top-k", "K", "classes to print per image", "3")
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
+        .option("device", kiln::tools::device_value_name, "where to run the model: cpu or cuda", "cpu")
         .option("csv", "", "print CSV")
         .option("json", "", "print a JSON document");
     std::vector<std::string> images;
@@ -426,7 +433,8 @@ int infer_command(int argc, char** argv) {
     const Format format = a.given("json") ? Format::json : a.given("csv") ? Format::csv : Format::table;
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
-    Model m = load_model(a.positionals[0], batch);
+    const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
+    Model m = load_model(a.positionals[0], batch, device);
     const std::string out = a.given("out") ? a.text("out") : m.run_dir;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);

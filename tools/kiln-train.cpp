@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "args.h"
+#include "device.h"
 #include "run_report.h"
-#include "kiln/backend/backend.h"
 #include "kiln/core/error.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
@@ -50,8 +50,10 @@ using json = nlohmann::json;
 struct OptionSpec {
     const char *name, *value_name, *help, *default_value;
 };
-// Every option but --resume and --out is recorded in last.safetensors, so --resume continues with
-// the same settings; options given beside --resume override them (typically --epochs).
+// Every option but --resume, --out and --device is recorded in last.safetensors, so --resume
+// continues with the same settings; options given beside --resume override them (typically
+// --epochs). --device is left out so that the checkpoint is the same whatever trained it, and a
+// run trained on a GPU resumes on a machine without one.
 const OptionSpec options[] = {
     {"data", "SPEC", "training data, <plugin>:<config> (required unless --resume)", ""},
     {"model", "NAME|FILE", "a built-in model (fmnist_linear, fmnist_mlp, tinyvgg, lenet5, resnet_mini) or a JSON description", "tinyvgg"},
@@ -87,7 +89,7 @@ const OptionSpec options[] = {
     {"seed", "N", "seed of initialisation, split, shuffling, augmentation and dropout", "42"},
     {"threads", "N", "compute threads, 0 = all cores", "0"},
     {"workers", "N", "data loading threads", "2"},
-    {"device", "cpu|cuda", "where to train", "cpu"},
+    {"device", "cpu|cuda", "where to train: cpu or cuda (not recorded for --resume)", "cpu"},
 };
 
 volatile std::sig_atomic_t stop_requested = 0;
@@ -222,12 +224,13 @@ kiln::nn::ModelSpec model_of(const Args& a) {
     return spec;
 }
 
-// The settings recorded for --resume: every option's text except --resume and --out, with the
+// The settings recorded for --resume: every option's text except --resume, --out and --device, with the
 // cosine half period as resolved (a run resumed with more --epochs keeps its schedule) and no
 // split beside a separate validation set (recorded options count as given).
 std::string config_json(const Args& a, const train::Schedule& schedule) {
     json j = json::object();
-    for (const OptionSpec& o : options) j[o.name] = a.text(o.name);
+    for (const OptionSpec& o : options)
+        if (std::string(o.name) != "device") j[o.name] = a.text(o.name);
     j["t-max"] = std::to_string(schedule.t_max);
     if (!a.text("valid-data").empty()) j["valid-split"] = "0";
     return j.dump();
@@ -281,14 +284,8 @@ int train_command(int argc, char** argv) {
     if (run_dir.empty()) throw a.usage_error("--out RUN_DIR is required (or --resume RUN_DIR)");
     if (a.text("data").empty()) throw a.usage_error("--data is required");
 
-    if (a.choice("device", {"cpu", "cuda"}) == "cuda") {
-        try {
-            kiln::make_backend("cuda");
-        } catch (const kiln::Error& e) {
-            fail(Errc::unsupported, std::string("--device cuda: kiln was built without the CUDA backend (") + e.what() +
-                                        "); train with --device cpu");
-        }
-    }
+    // The device first: one this build or machine lacks stops here, before any data is read.
+    const std::string device = kiln::tools::device_of(a);
 
     const int64_t epochs = a.integer("epochs", 1, 1'000'000);
     const int64_t batch = a.integer("batch", 1, 1'000'000);
@@ -380,7 +377,8 @@ int train_command(int argc, char** argv) {
     copt.outputs = {logits};
     copt.backend_options.threads = int(a.integer("threads", 0, 1024));
     copt.seed = seed;
-    auto program = kiln::compile(g, copt);
+    copt.backend = device;
+    auto program = kiln::tools::compile_on_device(g, copt);
     train::Classifier model{*program, x, y, logits, data.num_classes()};
 
     train::TrainState state = train::initial_state(early);
@@ -400,11 +398,12 @@ int train_command(int argc, char** argv) {
     for (const kiln::StateEntry& e : program->state())
         if (e.kind == kiln::StateEntry::param) parameters += e.shape.numel();
     const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
-    std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld\n",
+    const std::string device_name = program->backend().name();
+    std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld, device %s\n",
                 data.spec().c_str(), static_cast<long long>(train_loader.size()),
                 valid_loader ? (", " + std::to_string(valid_loader->size()) + " validation").c_str() : "",
                 static_cast<long long>(data.num_classes()), model_name.c_str(),
-                static_cast<long long>(parameters), static_cast<long long>(batch));
+                static_cast<long long>(parameters), static_cast<long long>(batch), device_name.c_str());
     if (resuming)
         std::printf("resuming %s at epoch %lld%s\n", run_dir.c_str(), static_cast<long long>(state.epoch + 1),
                     state.batch ? (", batch " + std::to_string(state.batch + 1)).c_str() : "");
@@ -437,6 +436,7 @@ int train_command(int argc, char** argv) {
         page.title = "kiln-train: " + model_name + " on " + data.spec();
         page.facts = {{"model", model_name + " (" + std::to_string(parameters) + " parameters)"},
                       {"training data", data.spec()},
+                      {"device", device_name},
                       {"epochs", std::to_string(row.epoch)},
                       {"best epoch", std::to_string(state.best_epoch) + " by " + cfg.checkpoint_monitor}};
         page.pictures = kiln::tools::run_pictures({run_dir});
