@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -244,14 +245,19 @@ BOOST_AUTO_TEST_CASE(cuda_code_on_host_matches_reference) {
     compare_backends(host, "cuda-on-host");
 }
 
+// On a GPU: the backend's own kernels, then its convolutions through cuDNN (KILN_CUDA_CONV).
 BOOST_AUTO_TEST_CASE(cuda_matches_reference) {
-    std::unique_ptr<Backend> cuda;
-    try {
-        cuda = make_backend("cuda");
-    } catch (const std::exception& e) {
-        std::printf("skipped the CUDA backend: %s\n", e.what());
-        BOOST_TEST_MESSAGE("skipped the CUDA backend: " << e.what());
-        return;
+    for (const char* conv : {"gemm", "cudnn"}) {
+        ::setenv("KILN_CUDA_CONV", conv, 1);
+        std::unique_ptr<Backend> cuda;
+        try {
+            cuda = make_backend("cuda");
+        } catch (const std::exception& e) {
+            std::printf("skipped the CUDA backend (KILN_CUDA_CONV=%s): %s\n", conv, e.what());
+            BOOST_TEST_MESSAGE("skipped the CUDA backend (KILN_CUDA_CONV=" << conv << "): " << e.what());
+            continue;
+        }
+        compare_backends(*cuda, std::string("cuda-").append(conv).c_str());
     }
-    compare_backends(*cuda, "cuda");
+    ::unsetenv("KILN_CUDA_CONV");
 }

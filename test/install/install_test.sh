@@ -95,7 +95,7 @@ int main() {
         std::printf("make_backend(\"cuda\"): %s\n", kiln::make_backend("cuda")->name());
     } catch (const kiln::Error& e) {
         std::printf("make_backend(\"cuda\"): %s\n", e.what());
-        return std::string(e.what()).find("no usable CUDA device") == std::string::npos;  // loaded, no GPU
+        return std::string(e.what()).find("no CUDA device is visible") == std::string::npos;  // loaded, no GPU
     }
     return 0;
 }

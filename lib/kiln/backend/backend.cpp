@@ -75,7 +75,7 @@ std::unique_ptr<Backend> make_cuda_backend() {
     if (!m.create) fail(Errc::unsupported, "backend 'cuda': " + m.error);
     char reason[512] = "";
     void* be = m.create(KILN_CUDA_ABI_VERSION, op_count, sizeof(KernelCall), reason, sizeof reason);
-    if (!be) fail(Errc::unsupported, std::string("backend 'cuda': no usable CUDA device: ") + reason);
+    if (!be) fail(Errc::unsupported, std::string("backend 'cuda': ") + reason);
     return std::unique_ptr<Backend>(static_cast<Backend*>(be));
 }
 

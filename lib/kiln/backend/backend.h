@@ -48,6 +48,8 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual const char* name() const = 0;
+    // The name and, for a device, which one: "cuda (NVIDIA H200, sm_90)". Memory reports show it.
+    virtual std::string description() const { return name(); }
     // Whether this backend has a kernel for the node (its op, dtypes and attributes).
     virtual bool supports(const Node& node, const Graph& graph) const = 0;
     // Scratch bytes the node's kernel needs at the compiled batch size.

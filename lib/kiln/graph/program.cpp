@@ -430,7 +430,7 @@ std::string Program::memory_report() const {
     return "arena " + std::to_string(plan_.arena_bytes) + " bytes (" + std::to_string(plan_.naive_bytes) +
            " without reuse), persistent " + std::to_string(plan_.persistent_bytes) + " bytes (parameters " +
            std::to_string(params) + ", buffers " + std::to_string(buffers) + ", optimizer state " + std::to_string(optim) +
-           "), batch " + std::to_string(batch_) + ", " + std::to_string(schedule_.size()) + " steps on " + backend_->name() + "\n";
+           "), batch " + std::to_string(batch_) + ", " + std::to_string(schedule_.size()) + " steps on " + backend_->description() + "\n";
 }
 
 }  // namespace kiln

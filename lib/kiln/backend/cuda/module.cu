@@ -2,14 +2,21 @@
 // order) over kernels.h (what one thread computes); this file is only the device executor — one
 // templated kernel that runs a body over a grid-stride loop, cuBLAS for GEMM — and the Backend
 // around it: arenas in device memory, one stream (the legacy default stream, so copies and kernels
-// stay in order), and CUDA errors turned into kiln::Errors that name the op.
+// stay in order), and CUDA errors turned into kiln::Errors that name the op. Convolutions go
+// through cuDNN instead when KILN_CUDA_CONV=cudnn (cudnn_conv.h).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <string>
 
+#include <cstdlib>
+#include <memory>
+
 #include "kiln/backend/backend.h"
+#ifdef KILN_HAVE_CUDNN
+#include "kiln/backend/cuda/cudnn_conv.h"
+#endif
 #include "kiln/backend/cuda/kiln_cuda.h"
 #include "kiln/backend/cuda/ops.h"
 #include "kiln/core/error.h"
@@ -68,9 +75,18 @@ struct DeviceExecutor {
     }
 };
 
+#ifndef KILN_HAVE_CUDNN
+struct CudnnConv {  // this build has no cuDNN: KILN_CUDA_CONV=cudnn is refused at creation
+    static bool handles(Op) { return false; }
+    size_t workspace_bytes(const Node&, const Graph&) { return 0; }
+    void run(const KernelCall&) {}
+};
+#endif
+
 class CudaBackend final : public Backend {
 public:
-    CudaBackend(cublasHandle_t blas, void* workspace, const cudaDeviceProp& prop) : workspace_(workspace) {
+    CudaBackend(cublasHandle_t blas, void* workspace, const cudaDeviceProp& prop, std::unique_ptr<CudnnConv> cudnn)
+        : workspace_(workspace), cudnn_(std::move(cudnn)) {
         exec_.blas = blas;
         exec_.error.reserve(256);
         device_ = std::string("cuda (") + prop.name + ", sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
@@ -81,8 +97,11 @@ public:
     }
 
     const char* name() const override { return "cuda"; }
+    std::string description() const override { return device_; }
     bool supports(const Node& n, const Graph&) const override { return supported(n); }
-    size_t scratch_bytes(const Node& n, const Graph& g) const override { return cuda::scratch_bytes(n, g); }
+    size_t scratch_bytes(const Node& n, const Graph& g) const override {
+        return cudnn_ && CudnnConv::handles(n.op) ? cudnn_->workspace_bytes(n, g) : cuda::scratch_bytes(n, g);
+    }
     size_t alignment() const override { return 256; }  // cudaMalloc's; keeps every tensor coalesced
 
     void* allocate(size_t bytes) override {
@@ -105,6 +124,7 @@ public:
     bool host_accessible() const override { return false; }
 
     void run(const KernelCall& call) override {
+        if (cudnn_ && CudnnConv::handles(call.op)) return cudnn_->run(call);
         cuda::run(exec_, call);
         if (!exec_.error.empty()) {
             const std::string what = device_ + ": " + op_name(call.op) + ": " + exec_.error;
@@ -124,6 +144,7 @@ private:
 
     DeviceExecutor exec_;
     void* workspace_;
+    std::unique_ptr<CudnnConv> cudnn_;  // null: convolutions as im2col + cuBLAS (ops.h)
     std::string device_;
 };
 
@@ -159,7 +180,18 @@ extern "C" void* kiln_cuda_create_backend(int abi_version, int op_count, size_t 
                 std::to_string(kernel_call_size) + " bytes)");
         return nullptr;
     }
-    if (kiln_cuda_device_count(reason, reason_size) == 0) return nullptr;
+    // KILN_CUDA_CONV: "gemm" (the default: ops.h's im2col + cuBLAS) or "cudnn".
+    const char* conv_env = std::getenv("KILN_CUDA_CONV");
+    const std::string conv = conv_env ? conv_env : "gemm";
+    if (conv != "gemm" && conv != "cudnn") {
+        say(reason, reason_size, "KILN_CUDA_CONV is '" + conv + "' (known: gemm, cudnn)");
+        return nullptr;
+    }
+    char why[256] = "";
+    if (kiln_cuda_device_count(why, sizeof why) == 0) {
+        say(reason, reason_size, std::string("no CUDA device is visible (") + why + ")");
+        return nullptr;
+    }
     cudaDeviceProp prop{};
     cudaError_t err;
     if ((err = cudaSetDevice(0)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess) {
@@ -185,8 +217,23 @@ extern "C" void* kiln_cuda_create_backend(int abi_version, int op_count, size_t 
     cublasSetWorkspace(blas, workspace, workspace_bytes);
     cublasSetMathMode(blas, CUBLAS_PEDANTIC_MATH);
     cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST);
+    std::unique_ptr<CudnnConv> cudnn;
+    if (conv == "cudnn") {
+#ifdef KILN_HAVE_CUDNN
+        std::string why;
+        cudnn = CudnnConv::create(why);
+        if (!cudnn) say(reason, reason_size, "KILN_CUDA_CONV=cudnn: " + why);
+#else
+        say(reason, reason_size, "KILN_CUDA_CONV=cudnn: this libkiln-cuda.so was built without cuDNN");
+#endif
+        if (!cudnn) {
+            cublasDestroy(blas);
+            cudaFree(workspace);
+            return nullptr;
+        }
+    }
     try {
-        return static_cast<kiln::Backend*>(new CudaBackend(blas, workspace, prop));
+        return static_cast<kiln::Backend*>(new CudaBackend(blas, workspace, prop, std::move(cudnn)));
     } catch (const std::exception& e) {
         say(reason, reason_size, e.what());
         cublasDestroy(blas);
