@@ -398,7 +398,7 @@ int train_command(int argc, char** argv) {
     for (const kiln::StateEntry& e : program->state())
         if (e.kind == kiln::StateEntry::param) parameters += e.shape.numel();
     const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
-    const std::string device_name = program->backend().name();
+    const std::string device_name = program->backend().description();  // "cuda (NVIDIA …, sm_XY)" on a GPU
     std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld, device %s\n",
                 data.spec().c_str(), static_cast<long long>(train_loader.size()),
                 valid_loader ? (", " + std::to_string(valid_loader->size()) + " validation").c_str() : "",
