@@ -119,6 +119,13 @@ struct ConvGeom {
     // Input row / column that kernel tap (i, j) of output (y, x) reads; may be outside [0, h) / [0, w).
     KILN_HD int64_t in_y(int64_t y, int64_t i) const { return y * a.stride_h - a.pad_h + i * a.dil_h; }
     KILN_HD int64_t in_x(int64_t x, int64_t j) const { return x * a.stride_w - a.pad_w + j * a.dil_w; }
+    // The inverse: the output (r, q) whose tap (i, j) reads input (yy, xx), if there is one.
+    KILN_HD bool out_of(int64_t yy, int64_t xx, int64_t i, int64_t j, int64_t& r, int64_t& q) const {
+        const int64_t ry = yy + a.pad_h - i * a.dil_h, qx = xx + a.pad_w - j * a.dil_w;
+        if (ry < 0 || qx < 0 || ry % a.stride_h || qx % a.stride_w) return false;
+        r = ry / a.stride_h, q = qx / a.stride_w;
+        return r < oh && q < ow;
+    }
 };
 
 // One pooling window of output (y, x) on an h × w plane, clamped to the plane, as PyTorch's

@@ -280,11 +280,8 @@ void conv2d_grad_input(const KernelCall& c, Context&) {
                     for (int64_t o = 0; o < g.o; ++o)
                         for (int64_t i = 0; i < g.kh; ++i)
                             for (int64_t j = 0; j < g.kw; ++j) {
-                                // The output (r, q) whose tap (i, j) is (yy, xx), if there is one.
-                                const int64_t ry = yy + g.a.pad_h - i * g.a.dil_h, qx = xx + g.a.pad_w - j * g.a.dil_w;
-                                if (ry < 0 || qx < 0 || ry % g.a.stride_h || qx % g.a.stride_w) continue;
-                                const int64_t r = ry / g.a.stride_h, q = qx / g.a.stride_w;
-                                if (r >= g.oh || q >= g.ow) continue;
+                                int64_t r, q;  // the output whose tap (i, j) is (yy, xx), if there is one
+                                if (!g.out_of(yy, xx, i, j, r, q)) continue;
                                 acc += double(dy[((b * g.o + o) * g.oh + r) * g.ow + q]) * w[((o * g.c + ch) * g.kh + i) * g.kw + j];
                             }
                     dx[((b * g.c + ch) * g.h + yy) * g.w + xx] = float(acc);

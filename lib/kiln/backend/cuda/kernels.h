@@ -406,11 +406,8 @@ struct Col2im {
         float acc = 0.0f;
         for (int64_t i = 0; i < g.kh; ++i)
             for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t ry = yy + g.a.pad_h - i * g.a.dil_h, qx = xx + g.a.pad_w - j * g.a.dil_w;
-                if (ry < 0 || qx < 0 || ry % g.a.stride_h || qx % g.a.stride_w) continue;
-                const int64_t r = ry / g.a.stride_h, q = qx / g.a.stride_w;
-                if (r >= g.oh || q >= g.ow) continue;
-                acc += cb[((ch * g.kh + i) * g.kw + j) * p + r * g.ow + q];
+                int64_t r, q;
+                if (g.out_of(yy, xx, i, j, r, q)) acc += cb[((ch * g.kh + i) * g.kw + j) * p + r * g.ow + q];
             }
         dx[idx] = acc;
     }
