@@ -4,6 +4,7 @@
 #include <set>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 #include "kiln/core/rng.h"
 #include "kiln/core/shape.h"
 #include "kiln/core/thread_pool.h"
@@ -27,6 +28,39 @@ BOOST_AUTO_TEST_CASE(shape_rejects_too_many_dims_and_bad_axes) {
     Shape s{2, 3};
     BOOST_TEST(s.axis(-1, "sum") == 1);
     BOOST_CHECK_THROW(s.axis(2, "sum"), Error);
+}
+
+BOOST_AUTO_TEST_CASE(numel_saturates_instead_of_overflowing) {
+    BOOST_TEST((Shape{1 << 20, 1 << 20, 1 << 20, 1 << 20}.numel()) == INT64_MAX);
+    BOOST_TEST((Shape{INT64_MAX, 2}.numel()) == INT64_MAX);
+    BOOST_TEST((Shape{3, 0, INT64_MAX}.numel()) == 0);
+    BOOST_TEST((Shape{6, 7}.numel()) == 42);
+}
+
+BOOST_AUTO_TEST_CASE(checked_numel_refuses_sizes_past_the_limits) {
+    BOOST_TEST(limits::checked_numel({2, 3, 4}, "t") == 24);
+    BOOST_TEST(limits::checked_numel({0, 5}, "t", limits::tensor_elements, /*allow_empty=*/true) == 0);
+    auto message = [](const Shape& s, int64_t max = limits::tensor_elements) {
+        try {
+            limits::checked_numel(s, "weight 'w'", max);
+        } catch (const Error& e) {
+            BOOST_TEST(e.code() == Errc::invalid_argument);
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    BOOST_TEST(message({2, 0}) == "weight 'w': dimension 1 of shape [2, 0] is outside 1..2,147,483,647");
+    BOOST_TEST(message({4294967297, 1}) == "weight 'w': dimension 0 of shape [4294967297, 1] is outside 1..2,147,483,647");
+    BOOST_TEST(message({-3}) == "weight 'w': dimension 0 of shape [-3] is outside 1..2,147,483,647");
+    // Each side fits, the product does not (and would overflow int64 unchecked).
+    BOOST_TEST(message({2147483647, 2147483647, 2147483647}) ==
+               "weight 'w': shape [2147483647, 2147483647, 2147483647] has more than 68,719,476,736 elements, kiln's limit");
+    BOOST_TEST(message({10, 11}, 100) == "weight 'w': shape [10, 11] has more than 100 elements, kiln's limit");
+    BOOST_TEST(limits::with_commas(0) == "0");
+    BOOST_TEST(limits::with_commas(999) == "999");
+    BOOST_TEST(limits::with_commas(1000) == "1,000");
+    BOOST_TEST(limits::with_commas(-1234567) == "-1,234,567");
+    BOOST_TEST(limits::with_commas(INT64_MIN) == "-9,223,372,036,854,775,808");
 }
 
 BOOST_AUTO_TEST_CASE(generator_is_seeded_and_restorable) {

@@ -63,6 +63,44 @@ BOOST_AUTO_TEST_CASE(shape_errors_name_the_op_and_both_shapes) {
     BOOST_TEST(error_of([&] { compile(g, o); }) == "unknown backend 'tpu' (known: cpu, cuda)");
 }
 
+BOOST_AUTO_TEST_CASE(sizes_past_the_limits_are_refused_before_anything_is_allocated) {
+    Graph g;
+    g.set_max_parameters(1000);
+    bool made = false;
+    auto make = [&] {
+        made = true;
+        return std::vector<float>(1000, 0.0f);
+    };
+    // 10 × 101 elements do not fit a budget of 1000: init is never called.
+    BOOST_TEST(error_of([&] { g.param_init("big", {10, 101}, make); }) ==
+               "param 'big' [10, 101]: 1,010 more elements would take the model's parameters and buffers past 1,000 "
+               "(kiln's limit; it has 0 so far)");
+    BOOST_TEST(!made);
+    g.param_init("fits", {10, 100}, make);
+    BOOST_TEST(made);
+    BOOST_TEST(g.parameter_count() == 1000);
+    BOOST_TEST(error_of([&] { g.buffer("one_more", {1}, DType::f32, {}); }) ==
+               "buffer 'one_more' [1]: 1 more elements would take the model's parameters and buffers past 1,000 "
+               "(kiln's limit; it has 1,000 so far)");
+    // Dimensions are checked one by one and their product without overflow.
+    BOOST_TEST(error_of([&] { g.input("x", {1, 28, 4294967297}); }) ==
+               "input 'x': dimension 2 of shape [1, 28, 4294967297] is outside 1..2,147,483,647");
+    BOOST_TEST(error_of([&] { g.input("x", {1, 0}); }) == "input 'x': dimension 1 of shape [1, 0] is outside 1..2,147,483,647");
+    BOOST_TEST(error_of([&] { g.input("x", {INT32_MAX, INT32_MAX, INT32_MAX}); }) ==
+               "input 'x': shape [2147483647, 2147483647, 2147483647] has more than 68,719,476,736 elements, kiln's limit");
+    // A result can pass the limit though its operands do not.
+    Value a = g.input("a", {1 << 20, 1});
+    Value b = g.input("b", {1, 1 << 20});
+    BOOST_TEST(error_of([&] { g.matmul(a, b); }) ==
+               "matmul: the result [1048576, 1048576] has more than 68,719,476,736 elements, kiln's limit");
+    // Padding that takes a side past limits::dim.
+    Graph c;
+    Value img = c.input("img", {1, 1, 8, 8});
+    Value w = c.param("w", {1, 1, 1, 1}, {});
+    BOOST_TEST(error_of([&] { c.conv2d(img, w, Value{}, {.pad_h = INT32_MAX / 2 + 1}); }) ==
+               "conv2d: input [1, 1, 8, 8] with padding 1073741824x0 is larger than 2,147,483,647 on a side, kiln's limit");
+}
+
 BOOST_AUTO_TEST_CASE(greedy_planner_reuses_memory_of_disjoint_lifetimes) {
     // A [0,1] 100 B, B [1,2] 50 B, C [2,3] 100 B: A and C share offset 0, B sits above them.
     size_t total = 0;

@@ -159,4 +159,41 @@ BOOST_AUTO_TEST_CASE(errors_name_the_file_and_the_path) {
     BOOST_CHECK_THROW(nn::read_model_file(here + "/no-such-file.json"), Error);
 }
 
+// Sizes a hostile or mistyped file gives are refused with the file and the JSON path before
+// anything is allocated for them (issue 11's cases: each once died in bad_alloc or overflowed).
+BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_naming_the_field) {
+    std::string m = message_of(R"({"layers": [{"type": "Conv2d", "out_channels": 4294967297, "kernel_size": 3}]})");
+    BOOST_TEST(m == "net.json: layers[0].out_channels: expected an integer from 1 to 2,147,483,647, got 4294967297");
+    m = message_of(R"({"layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 18446744073709551615}]})");
+    BOOST_TEST(m == "net.json: layers[1].out_features: expected an integer from 1 to 2,147,483,647, got 18446744073709551615");
+    m = message_of(R"({"layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": [3, 2147483648]}]})");
+    BOOST_TEST(contains(m, "net.json: layers[0].kernel_size: expected a positive integer or [h, w], got [3, 2147483648]"), m);
+    // Within each field's range, but the weights alone would be 8 GB.
+    m = message_of(R"({"builtin": "tinyvgg", "hidden_units": 15000})");
+    BOOST_TEST(m == "net.json: tinyvgg with hidden_units 15000: param 'conv_block_1.2.weight' [15000, 15000, 3, 3]: "
+                    "2,025,000,000 more elements would take the model's parameters and buffers past 268,435,456 "
+                    "(kiln's limit; it has 150,000 so far)");
+    m = message_of(R"({"layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 2000000000}]})");
+    BOOST_TEST(m == "net.json: layers[1] (Linear): param '1.weight': shape [2000000000, 784] has more than 68,719,476,736 "
+                    "elements, kiln's limit");
+    // A trained run's input shape: each size, and then the activations it implies.
+    m = message_of(R"({"builtin": "tinyvgg", "input_shape": [1, 28, 10000000000]})");
+    BOOST_TEST(m == "net.json: input_shape[2]: expected an integer from 1 to 2,147,483,647, got 10000000000");
+    m = message_of(R"({"builtin": "tinyvgg", "input_shape": [1, 28, 28, 1, 1, 1]})");
+    BOOST_TEST(contains(m, "net.json: input_shape: expected a list of 1 to 5 sizes"), m);
+    m = message_of(R"({"builtin": "tinyvgg"})", "net.json", {1, 1, 28, 1000000000});
+    BOOST_TEST(m == "net.json: tinyvgg with hidden_units 10: conv2d: the result [1, 10, 28, 1000000000] has more than "
+                    "68,719,476,736 elements, kiln's limit");
+    m = message_of(R"({"builtin": "tinyvgg", "class_names": ["a", 7]})");
+    BOOST_TEST(m == "net.json: class_names[1]: expected a string, got 7");
+    // Nesting: deep Sequentials are refused; a deeply nested value is shown cut short.
+    std::string deep = R"({"type": "ReLU"})";
+    for (int i = 0; i < 100; ++i) deep = R"({"type": "Sequential", "layers": [)" + deep + "]}";
+    m = message_of(R"({"layers": [)" + deep + "]}");
+    BOOST_TEST(contains(m, "layers nested more than 64 deep, kiln's limit"), m);
+    const std::string nested = std::string(100000, '[') + std::string(100000, ']');
+    m = message_of(R"({"layers": [{"type": "Dropout", "p": )" + nested + "}]}");
+    BOOST_TEST(m == "net.json: layers[0].p: expected a number in [0.0, 0.999999], got [[[…]]]");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,9 +16,12 @@ struct Shape {
 
     int64_t operator[](int i) const { return dims[i]; }
     int64_t& operator[](int i) { return dims[i]; }
+    // The product of the dimensions; INT64_MAX when it overflows (never undefined behaviour).
+    // Shapes from outside are checked with limits::checked_numel before they are used.
     int64_t numel() const {
         int64_t n = 1;
-        for (int i = 0; i < rank; ++i) n *= dims[i];
+        for (int i = 0; i < rank; ++i)
+            if (__builtin_mul_overflow(n, dims[i], &n)) return INT64_MAX;
         return n;
     }
     int64_t back() const { return dims[rank - 1]; }

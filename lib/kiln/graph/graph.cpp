@@ -1,6 +1,7 @@
 #include "kiln/graph/graph.h"
 
 #include <cstring>
+#include <new>
 
 #include "kiln/core/error.h"
 
@@ -12,6 +13,15 @@ std::string describe(const Node& n) {
     std::string s = op_name(n.op);
     if (!n.name.empty()) s += " '" + n.name + "'";
     return s + " " + n.shape.str();
+}
+
+// Kernels index the padded plane with 32-bit window arithmetic in places: keep it within
+// limits::dim (the input's own sides are, as every dimension is).
+void check_padded(const Shape& x, int64_t pad_h, int64_t pad_w, const char* what) {
+    if (x[2] + 2 * pad_h > limits::dim || x[3] + 2 * pad_w > limits::dim)
+        fail(Errc::invalid_argument, std::string(what) + ": input " + x.str() + " with padding " + std::to_string(pad_h) +
+                                         "x" + std::to_string(pad_w) + " is larger than " + limits::with_commas(limits::dim) +
+                                         " on a side, kiln's limit");
 }
 
 }  // namespace
@@ -30,6 +40,10 @@ void Graph::check(Value v, const char* what) const {
 }
 
 Value Graph::add_node(Node n) {
+    // Shapes are built from checked leaves, but a product of them can still pass the cap.
+    if (n.shape.numel() > limits::tensor_elements)
+        fail(Errc::invalid_argument, std::string(op_name(n.op)) + ": the result " + n.shape.str() + " has more than " +
+                                         limits::with_commas(limits::tensor_elements) + " elements, kiln's limit");
     nodes_.push_back(std::move(n));
     return Value{static_cast<int32_t>(nodes_.size() - 1)};
 }
@@ -40,16 +54,33 @@ Value Graph::find(const std::string& name) const {
     return Value{};
 }
 
-Value Graph::leaf(Op op, const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init) {
+int64_t Graph::check_leaf(Op op, const std::string& name, const Shape& shape) const {
     if (name.empty()) fail(Errc::invalid_argument, std::string(op_name(op)) + ": a name is required");
     if (find(name)) fail(Errc::invalid_argument, std::string(op_name(op)) + ": the name '" + name + "' is already used");
-    for (int i = 0; i < shape.rank; ++i)
-        if (shape[i] <= 0)
-            fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "': every dimension must be positive, got " + shape.str());
-    if (!init.empty() && init.size() != size_t(shape.numel()) * dtype_size(dtype))
+    const std::string what = std::string(op_name(op)) + " '" + name + "'";
+    const int64_t n = limits::checked_numel(shape, what);
+    if (op != Op::input && n > max_parameters_ - parameter_count_)
+        fail(Errc::invalid_argument, what + " " + shape.str() + ": " + limits::with_commas(n) + " more elements would take the model's " +
+                                         "parameters and buffers past " + limits::with_commas(max_parameters_) +
+                                         " (kiln's limit; it has " + limits::with_commas(parameter_count_) + " so far)");
+    return n;
+}
+
+Value Graph::leaf(Op op, const std::string& name, Shape shape, DType dtype, const std::function<std::vector<uint8_t>()>& make) {
+    const int64_t numel = check_leaf(op, name, shape);
+    const size_t bytes = size_t(numel) * dtype_size(dtype);
+    std::vector<uint8_t> init;
+    try {
+        if (make) init = make();
+        if (init.empty() && op != Op::input) init.assign(bytes, 0);
+    } catch (const std::bad_alloc&) {
+        fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "' " + shape.str() + ": cannot allocate its " +
+                                         limits::with_commas(int64_t(bytes)) + " bytes of initial values");
+    }
+    if (op != Op::input && init.size() != bytes)
         fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "': initial data has " +
                                          std::to_string(init.size() / dtype_size(dtype)) + " elements, shape " +
-                                         shape.str() + " needs " + std::to_string(shape.numel()));
+                                         shape.str() + " needs " + std::to_string(numel));
     Node n;
     n.op = op;
     n.name = name;
@@ -57,24 +88,37 @@ Value Graph::leaf(Op op, const std::string& name, Shape shape, DType dtype, std:
     n.dtype = dtype;
     n.batched = op == Op::input && shape.rank > 0;
     n.init = std::move(init);
+    if (op != Op::input) parameter_count_ += numel;
     return add_node(std::move(n));
 }
 
+namespace {
+std::vector<uint8_t> float_bytes(const std::vector<float>& values) {
+    std::vector<uint8_t> bytes(values.size() * sizeof(float));
+    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+}
+}  // namespace
+
 Value Graph::input(const std::string& name, Shape shape, DType dtype) {
     if (shape.rank == 0) fail(Errc::invalid_argument, "input '" + name + "': needs at least the batch dimension");
-    return leaf(Op::input, name, shape, dtype, {});
+    return leaf(Op::input, name, shape, dtype, nullptr);
 }
 
 Value Graph::param(const std::string& name, Shape shape, std::vector<float> init) {
-    std::vector<uint8_t> bytes(init.size() * sizeof(float));
-    if (!init.empty()) std::memcpy(bytes.data(), init.data(), bytes.size());
-    if (init.empty()) bytes.assign(size_t(shape.numel()) * sizeof(float), 0);
-    return leaf(Op::param, name, shape, DType::f32, std::move(bytes));
+    return leaf(Op::param, name, shape, DType::f32, [&] { return float_bytes(init); });
+}
+
+Value Graph::param_init(const std::string& name, Shape shape, const std::function<std::vector<float>()>& init) {
+    return leaf(Op::param, name, shape, DType::f32, [&] { return float_bytes(init()); });
 }
 
 Value Graph::buffer(const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init) {
-    if (init.empty()) init.assign(size_t(shape.numel()) * dtype_size(dtype), 0);
-    return leaf(Op::buffer, name, shape, dtype, std::move(init));
+    return leaf(Op::buffer, name, shape, dtype, [&] { return std::move(init); });
+}
+
+Value Graph::buffer_init(const std::string& name, Shape shape, DType dtype, const std::function<std::vector<uint8_t>()>& init) {
+    return leaf(Op::buffer, name, shape, dtype, init);
 }
 
 Value Graph::matmul(Value a, Value b, bool trans_a, bool trans_b) {
@@ -294,6 +338,7 @@ Value Graph::conv2d(Value x, Value weight, Value bias, Conv2dAttrs a) {
     if (nw.batched) fail(Errc::shape_mismatch, "conv2d: the weight cannot be batched");
     if (a.stride_h < 1 || a.stride_w < 1 || a.dil_h < 1 || a.dil_w < 1 || a.pad_h < 0 || a.pad_w < 0)
         fail(Errc::invalid_argument, "conv2d: stride and dilation must be ≥ 1 and padding ≥ 0");
+    check_padded(nx.shape, a.pad_h, a.pad_w, "conv2d");
     const int64_t oh = window_out_size(nx.shape[2], nw.shape[2], a.stride_h, a.pad_h, a.dil_h, false);
     const int64_t ow = window_out_size(nx.shape[3], nw.shape[3], a.stride_w, a.pad_w, a.dil_w, false);
     if (oh < 1 || ow < 1)
@@ -322,6 +367,7 @@ Value Graph::pool2d(Op op, Value x, Pool2dAttrs a) {
     const std::string what = op_name(op);
     if (a.kernel_h < 1 || a.kernel_w < 1 || a.stride_h < 1 || a.stride_w < 1 || a.pad_h < 0 || a.pad_w < 0)
         fail(Errc::invalid_argument, what + ": kernel and stride must be ≥ 1 and padding ≥ 0");
+    check_padded(nx.shape, a.pad_h, a.pad_w, what.c_str());
     if (a.pad_h > a.kernel_h / 2 || a.pad_w > a.kernel_w / 2)
         fail(Errc::invalid_argument, what + ": padding " + std::to_string(a.pad_h) + "x" + std::to_string(a.pad_w) +
                                          " must be at most half the kernel " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w));

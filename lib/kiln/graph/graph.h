@@ -9,10 +9,12 @@
 //   auto loss = g.cross_entropy(g.relu(h), y);
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "kiln/core/dtype.h"
+#include "kiln/core/limits.h"
 #include "kiln/core/rng.h"
 #include "kiln/core/shape.h"
 #include "kiln/graph/op.h"
@@ -53,8 +55,13 @@ public:
     Value input(const std::string& name, Shape shape, DType dtype = DType::f32);
     // A trainable tensor with its initial value (numel floats).
     Value param(const std::string& name, Shape shape, std::vector<float> init);
+    // The same, with the initial value made by `init` only once the shape has passed its checks
+    // and fits the parameter budget: a size read from a file never allocates before it is checked.
+    // An empty init (or init()) is zeros.
+    Value param_init(const std::string& name, Shape shape, const std::function<std::vector<float>()>& init);
     // Non-trainable persistent state with its initial bytes (numel × dtype_size), e.g. running means.
     Value buffer(const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init);
+    Value buffer_init(const std::string& name, Shape shape, DType dtype, const std::function<std::vector<uint8_t>()>& init);
 
     // --- ops (PyTorch semantics) ---
     Value matmul(Value a, Value b, bool trans_a = false, bool trans_b = false);
@@ -97,6 +104,11 @@ public:
                      Value num_batches_tracked, BatchNormAttrs attrs = {});
     Value select(Value x, int64_t index);  // x[index] along dim 0, a view (x must not be batched)
 
+    // Parameters and buffers may hold at most this many elements in all (limits::parameters by
+    // default); a leaf past it is an Error naming it and the limit.
+    void set_max_parameters(int64_t elements) { max_parameters_ = elements; }
+    int64_t parameter_count() const { return parameter_count_; }  // elements of params and buffers so far
+
     // --- inspection ---
     const Node& node(Value v) const;
     const Shape& shape(Value v) const { return node(v).shape; }
@@ -110,7 +122,9 @@ public:
     Value add_node(Node n);
 
 private:
-    Value leaf(Op op, const std::string& name, Shape shape, DType dtype, std::vector<uint8_t> init);
+    // Checks a new leaf's name and shape (and, for params and buffers, the budget); its numel.
+    int64_t check_leaf(Op op, const std::string& name, const Shape& shape) const;
+    Value leaf(Op op, const std::string& name, Shape shape, DType dtype, const std::function<std::vector<uint8_t>()>& make);
     Value unary(Op op, Value x);
     Value binary(Op op, Value a, Value b);
     Value reduce(Op op, Value x, AxisAttrs attrs);
@@ -122,6 +136,7 @@ private:
     std::vector<Node> nodes_;
     Generator rng_;
     uint64_t dropout_count_ = 0;
+    int64_t parameter_count_ = 0, max_parameters_ = limits::parameters;
 };
 
 }  // namespace kiln

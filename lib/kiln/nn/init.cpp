@@ -3,6 +3,7 @@
 #include <string>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 
 namespace kiln::nn {
 
@@ -23,9 +24,9 @@ void check_shape(const Shape& shape, const char* what) {
 int64_t fan_in(const Shape& weight) {
     if (weight.rank < 2)
         fail(Errc::invalid_argument, "fan_in: a weight needs at least 2 dimensions, got " + weight.str());
-    int64_t receptive = 1;
-    for (int i = 2; i < weight.rank; ++i) receptive *= weight[i];
-    return weight[1] * receptive;
+    Shape per_output;  // in_channels · kh · kw, overflow-checked
+    for (int i = 1; i < weight.rank; ++i) per_output.push_back(weight[i]);
+    return limits::checked_numel(per_output, "fan_in of a weight " + weight.str());
 }
 
 float kaiming_uniform_bound(int64_t fan_in, float a) {

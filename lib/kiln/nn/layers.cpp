@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 #include "kiln/nn/init.h"
 
 namespace kiln::nn {
@@ -16,11 +17,11 @@ Value linear(Graph& g, const std::string& name, Value x, int64_t out_features, b
     int64_t in_features = in_shape[1];
     // Same draw order as torch.nn.Linear.reset_parameters: the weight first, then the bias.
     Shape w_shape{out_features, in_features};
-    Value w = g.param(name + ".weight", w_shape, kaiming_uniform(g.rng(), w_shape, fan_in(w_shape)));
+    Value w = g.param_init(name + ".weight", w_shape, [&] { return kaiming_uniform(g.rng(), w_shape, fan_in(w_shape)); });
     Value y = g.matmul(x, w, false, true);
     if (!bias) return y;
     Shape b_shape{out_features};
-    Value b = g.param(name + ".bias", b_shape, bias_uniform(g.rng(), b_shape, in_features));
+    Value b = g.param_init(name + ".bias", b_shape, [&] { return bias_uniform(g.rng(), b_shape, in_features); });
     return g.add(y, b);
 }
 
@@ -37,18 +38,23 @@ Value conv2d(Graph& g, const std::string& name, Value x, int64_t out_channels, C
     if (o.padding.mode == Padding::same_size) {
         if (a.stride_h != 1 || a.stride_w != 1)
             fail(Errc::invalid_argument, "conv2d '" + name + "': padding='same' is not supported for strided convolutions");
-        const int th = a.dil_h * (o.kernel.h - 1), tw = a.dil_w * (o.kernel.w - 1);
+        const int64_t th = int64_t(a.dil_h) * (o.kernel.h - 1), tw = int64_t(a.dil_w) * (o.kernel.w - 1);
         if (th % 2 || tw % 2)
             fail(Errc::unsupported, "conv2d '" + name + "': padding='same' with an even kernel needs uneven padding, which kiln does not support");
-        a.pad_h = th / 2;
-        a.pad_w = tw / 2;
+        if (th / 2 > limits::dim || tw / 2 > limits::dim)
+            fail(Errc::invalid_argument, "conv2d '" + name + "': padding='same' for this kernel and dilation exceeds " +
+                                             limits::with_commas(limits::dim));
+        a.pad_h = int(th / 2);
+        a.pad_w = int(tw / 2);
     }
     // Same draw order as torch.nn.Conv2d.reset_parameters: the weight first, then the bias.
     const Shape w_shape{out_channels, in_shape[1], o.kernel.h, o.kernel.w};
-    const int64_t fan = fan_in(w_shape);
-    Value w = g.param(name + ".weight", w_shape, kaiming_uniform(g.rng(), w_shape, fan));
+    // fan_in only once the weight's shape has passed the graph's checks (a model file's sizes
+    // could overflow it).
+    Value w = g.param_init(name + ".weight", w_shape, [&] { return kaiming_uniform(g.rng(), w_shape, fan_in(w_shape)); });
     Value b;
-    if (o.bias) b = g.param(name + ".bias", Shape{out_channels}, bias_uniform(g.rng(), Shape{out_channels}, fan));
+    if (o.bias)
+        b = g.param_init(name + ".bias", Shape{out_channels}, [&] { return bias_uniform(g.rng(), Shape{out_channels}, fan_in(w_shape)); });
     return g.conv2d(x, w, b, a);
 }
 
@@ -69,8 +75,8 @@ Value batch_norm(Graph& g, const std::string& name, Value x, BatchNormOptions o)
     const Shape c{in_shape[1]};
     Value weight, bias, mean, var, count;
     if (o.affine) {
-        weight = g.param(name + ".weight", c, ones(c));
-        bias = g.param(name + ".bias", c, zeros(c));
+        weight = g.param_init(name + ".weight", c, [&] { return ones(c); });
+        bias = g.param_init(name + ".bias", c, [&] { return zeros(c); });
     }
     if (o.track_running_stats) {
         auto bytes = [](const std::vector<float>& v) {
@@ -78,8 +84,8 @@ Value batch_norm(Graph& g, const std::string& name, Value x, BatchNormOptions o)
             std::memcpy(b.data(), v.data(), b.size());
             return b;
         };
-        mean = g.buffer(name + ".running_mean", c, DType::f32, bytes(zeros(c)));
-        var = g.buffer(name + ".running_var", c, DType::f32, bytes(ones(c)));
+        mean = g.buffer(name + ".running_mean", c, DType::f32, {});  // zeros
+        var = g.buffer_init(name + ".running_var", c, DType::f32, [&] { return bytes(ones(c)); });
         count = g.buffer(name + ".num_batches_tracked", Shape{}, DType::i64, {});
     }
     return g.batch_norm(x, weight, bias, mean, var, count, {o.eps, o.momentum, o.cumulative});

@@ -1,13 +1,13 @@
 #include "kiln/nn/model_file.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
+#include "kiln/core/read_file.h"
 #include "kiln/nn/models.h"
 
 namespace kiln::nn {
@@ -53,11 +53,34 @@ std::vector<std::string> keys_of(LayerSpec::Type t) {
     }
 }
 
+// A value as a message shows it: nested lists and objects are cut at depth 2 and long text at
+// 60 characters (a hostile file's value can be megabytes, or nested too deeply to print safely).
+std::string shown(const json& v, int depth = 0) {
+    std::string s;
+    if (v.is_array() || v.is_object()) {
+        if (depth == 2) return v.is_array() ? "[…]" : "{…}";
+        s = v.is_array() ? "[" : "{";
+        size_t k = 0;
+        for (auto it = v.begin(); it != v.end(); ++it, ++k) {
+            if (k == 4) {
+                s += ", …";
+                break;
+            }
+            s += k ? ", " : "";
+            if (v.is_object()) s += json(it.key()).dump() + ": ";
+            s += shown(*it, depth + 1);
+        }
+        return s + (v.is_array() ? "]" : "}");
+    }
+    s = v.dump();
+    return s.size() > 60 ? s.substr(0, 57) + "…" : s;
+}
+
 // Reads one JSON object, remembering where it is so every message can name the entry.
 class Reader {
 public:
     Reader(const std::string& origin, std::string path, const json& j) : origin_(origin), path_(std::move(path)), j_(j) {
-        if (!j_.is_object()) bad("expected an object, got " + j_.dump());
+        if (!j_.is_object()) bad("expected an object, got " + shown(j_));
     }
 
     [[noreturn]] void bad(const std::string& what, const std::string& key = "") const {
@@ -79,27 +102,31 @@ public:
             }
     }
 
-    int64_t integer(const std::string& key, int64_t fallback, int64_t min = 1) const {
+    // An integer in min..max (by default, a size: 1..limits::dim).
+    int64_t integer(const std::string& key, int64_t fallback, int64_t min = 1, int64_t max = limits::dim) const {
         if (!has(key)) return fallback;
-        const json& v = at(key);
-        if (!v.is_number_integer() || v.get<int64_t>() < min)
-            bad("expected an integer ≥ " + std::to_string(min) + ", got " + v.dump(), key);
+        return integer_value(at(key), key, min, max);
+    }
+    int64_t integer_value(const json& v, const std::string& key, int64_t min, int64_t max) const {
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(max)) ||
+            v.get<int64_t>() < min || v.get<int64_t>() > max)
+            bad("expected an integer from " + std::to_string(min) + " to " + limits::with_commas(max) + ", got " + shown(v), key);
         return v.get<int64_t>();
     }
     double number(const std::string& key, double fallback, double min, double max) const {
         if (!has(key)) return fallback;
         const json& v = at(key);
         if (!v.is_number() || v.get<double>() < min || v.get<double>() > max)
-            bad("expected a number in [" + json(min).dump() + ", " + json(max).dump() + "], got " + v.dump(), key);
+            bad("expected a number in [" + json(min).dump() + ", " + json(max).dump() + "], got " + shown(v), key);
         return v.get<double>();
     }
     bool boolean(const std::string& key, bool fallback) const {
         if (!has(key)) return fallback;
-        if (!at(key).is_boolean()) bad("expected true or false, got " + at(key).dump(), key);
+        if (!at(key).is_boolean()) bad("expected true or false, got " + shown(at(key)), key);
         return at(key).get<bool>();
     }
     std::string text(const std::string& key) const {
-        if (!at(key).is_string()) bad("expected a string, got " + at(key).dump(), key);
+        if (!at(key).is_string()) bad("expected a string, got " + shown(at(key)), key);
         return at(key).get<std::string>();
     }
     // A number or [h, w], each ≥ min.
@@ -111,7 +138,7 @@ public:
         };
         if (ok(v)) return Pair(v.get<int>());
         if (v.is_array() && v.size() == 2 && ok(v[0]) && ok(v[1])) return Pair(v[0].get<int>(), v[1].get<int>());
-        bad(std::string("expected ") + (min > 0 ? "a positive integer" : "an integer ≥ 0") + " or [h, w], got " + v.dump(), key);
+        bad(std::string("expected ") + (min > 0 ? "a positive integer" : "an integer ≥ 0") + " or [h, w], got " + shown(v), key);
     }
 
 private:
@@ -120,9 +147,10 @@ private:
     const json& j_;
 };
 
-std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list);
+// depth: how many Sequential/Residual entries enclose the list (limits::nesting at most).
+std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list, int depth);
 
-LayerSpec parse_layer(const std::string& origin, const std::string& path, const json& j) {
+LayerSpec parse_layer(const std::string& origin, const std::string& path, const json& j, int depth) {
     Reader r(origin, path, j);
     if (!r.has("type")) r.bad("missing \"type\"");
     const std::string type = r.text("type");
@@ -171,7 +199,7 @@ LayerSpec parse_layer(const std::string& origin, const std::string& path, const 
         s.in = r.integer("in_features", 0);
         if (r.at("out_features").is_string()) {
             if (r.text("out_features") != "classes")
-                r.bad("expected a positive integer or \"classes\", got " + r.at("out_features").dump(), "out_features");
+                r.bad("expected a positive integer or \"classes\", got " + shown(r.at("out_features")), "out_features");
         } else {
             s.out = r.integer("out_features", 0);
         }
@@ -199,12 +227,12 @@ LayerSpec parse_layer(const std::string& origin, const std::string& path, const 
     case LayerSpec::dropout: s.p = float(r.number("p", 0.5, 0, 0.999999)); break;
     case LayerSpec::sequential:
         if (!r.has("layers")) r.bad("Sequential needs \"layers\"");
-        s.layers = parse_layers(origin, r.child("layers"), r.at("layers"));
+        s.layers = parse_layers(origin, r.child("layers"), r.at("layers"), depth + 1);
         break;
     case LayerSpec::residual:
         if (!r.has("branch")) r.bad("Residual needs \"branch\"");
-        s.layers = parse_layers(origin, r.child("branch"), r.at("branch"));
-        if (r.has("shortcut")) s.shortcut = parse_layers(origin, r.child("shortcut"), r.at("shortcut"));
+        s.layers = parse_layers(origin, r.child("branch"), r.at("branch"), depth + 1);
+        if (r.has("shortcut")) s.shortcut = parse_layers(origin, r.child("shortcut"), r.at("shortcut"), depth + 1);
         if (r.has("activation")) {
             const std::string a = r.text("activation");
             if (a == "ReLU") s.activation = LayerSpec::relu;
@@ -218,10 +246,13 @@ LayerSpec parse_layer(const std::string& origin, const std::string& path, const 
     return s;
 }
 
-std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list) {
+std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string& path, const json& list, int depth) {
     if (!list.is_array() || list.empty()) fail(Errc::format, origin + ": " + path + ": expected a non-empty list of layers");
+    if (depth > limits::nesting)
+        fail(Errc::format, origin + ": " + path + ": layers nested more than " + std::to_string(limits::nesting) + " deep, kiln's limit");
     std::vector<LayerSpec> layers;
-    for (size_t i = 0; i < list.size(); ++i) layers.push_back(parse_layer(origin, path + "[" + std::to_string(i) + "]", list[i]));
+    for (size_t i = 0; i < list.size(); ++i)
+        layers.push_back(parse_layer(origin, path + "[" + std::to_string(i) + "]", list[i], depth));
     return layers;
 }
 
@@ -371,7 +402,8 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
         if (std::find(names.begin(), names.end(), text) == names.end()) {
             std::string list;
             for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-            fail(Errc::invalid_argument, origin + ": '" + text + "' is neither a JSON description nor a built-in model (" + list + ")");
+            const std::string name = text.size() > 60 ? text.substr(0, 57) + "…" : text;
+            fail(Errc::invalid_argument, origin + ": '" + name + "' is neither a JSON description nor a built-in model (" + list + ")");
         }
         spec.builtin = text;
         return spec;
@@ -401,27 +433,30 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
     } else {
         allowed.push_back("layers");
         r.only(allowed);
-        spec.layers = parse_layers(origin, "layers", r.at("layers"));
+        spec.layers = parse_layers(origin, "layers", r.at("layers"), 0);
     }
-    try {
-        if (r.has("input_shape")) spec.input_shape = r.at("input_shape").get<std::vector<int64_t>>();
-        if (r.has("class_names")) spec.class_names = r.at("class_names").get<std::vector<std::string>>();
-    } catch (const json::exception&) {
-        r.bad("input_shape is a list of integers and class_names a list of strings");
+    if (r.has("input_shape")) {
+        const json& shape = r.at("input_shape");
+        // The batch comes in front, so a sample has at most Shape::max_rank - 1 dimensions.
+        if (!shape.is_array() || shape.empty() || shape.size() >= size_t(Shape::max_rank))
+            r.bad("expected a list of 1 to " + std::to_string(Shape::max_rank - 1) + " sizes, got " + shown(shape), "input_shape");
+        for (size_t i = 0; i < shape.size(); ++i)
+            spec.input_shape.push_back(r.integer_value(shape[i], "input_shape[" + std::to_string(i) + "]", 1, limits::dim));
     }
-    for (int64_t d : spec.input_shape)
-        if (d <= 0) r.bad("expected positive sizes, got " + r.at("input_shape").dump(), "input_shape");
+    if (r.has("class_names")) {
+        const json& names = r.at("class_names");
+        if (!names.is_array() || names.size() > size_t(limits::classes))
+            r.bad("expected a list of at most " + limits::with_commas(limits::classes) + " names, got " + shown(names), "class_names");
+        for (size_t i = 0; i < names.size(); ++i) {
+            if (!names[i].is_string()) r.bad("expected a string, got " + shown(names[i]), "class_names[" + std::to_string(i) + "]");
+            spec.class_names.push_back(names[i].get<std::string>());
+        }
+    }
     if (r.has("eval_transforms")) spec.eval_transforms = r.text("eval_transforms");
     return spec;
 }
 
-ModelSpec read_model_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(Errc::io, path + ": cannot open the model description");
-    std::string text{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-    if (f.bad()) fail(Errc::io, path + ": cannot read the model description");
-    return parse_model(text, path);
-}
+ModelSpec read_model_file(const std::string& path) { return parse_model(read_file(path, "model description"), path); }
 
 std::string to_json(const ModelSpec& spec) {
     json j;
@@ -442,7 +477,9 @@ Value build_model(Graph& g, const ModelSpec& spec, Value x, int64_t classes) {
         try {
             return build_model(g, spec.builtin, x, classes, spec.hidden_units);
         } catch (const Error& e) {
-            throw Error(e.code(), spec.origin + ": " + e.what());
+            const bool sized = takes_hidden_units(spec.builtin);  // then the size most likely at fault
+            throw Error(e.code(), spec.origin + ": " + spec.builtin +
+                                      (sized ? " with hidden_units " + std::to_string(spec.hidden_units) : std::string()) + ": " + e.what());
         }
     }
     try {
