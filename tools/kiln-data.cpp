@@ -145,6 +145,8 @@ int info_command(int argc, char** argv) {
         std::printf("%5d  %-24s %lld\n", c, std::string(ds.class_name(c)).c_str(), static_cast<long long>(per_class[size_t(c)]));
     if (other_labels > 0)
         std::printf("%lld samples have labels outside 0..%d\n", static_cast<long long>(other_labels), classes - 1);
+    if (!ds.notes().empty()) std::printf("\nnotes (from the plugin):\n");  // e.g. files it left out and why
+    for (const std::string& note : ds.notes()) std::printf("  %s\n", note.c_str());
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "args.h"
+#include "dataset.h"
 #include "device.h"
 #include "kiln/core/error.h"
 #include "kiln/data/dataloader.h"
@@ -154,7 +155,7 @@ enum class Format { table, csv, json };
 
 int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     kiln::data::PluginRegistry plugins;
-    const kiln::data::Dataset data = plugins.open_dataset(a.text("data"));
+    const kiln::data::Dataset data = kiln::tools::open_dataset(plugins, a.text("data"), "kiln-infer");
     if (data.num_classes() != m.classes)
         fail(Errc::invalid_argument, data.spec() + " has " + std::to_string(data.num_classes()) + " classes, the model " +
                                          std::to_string(m.classes));

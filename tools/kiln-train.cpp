@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "args.h"
+#include "dataset.h"
 #include "device.h"
 #include "run_report.h"
 #include "kiln/core/error.h"
@@ -301,7 +302,7 @@ int train_command(int argc, char** argv) {
 
     // ---- data ----
     kiln::data::PluginRegistry plugins;
-    const kiln::data::Dataset data = plugins.open_dataset(a.text("data"));
+    const kiln::data::Dataset data = kiln::tools::open_dataset(plugins, a.text("data"), "kiln-train");
     if (data.num_classes() < 2) fail(Errc::invalid_argument, data.spec() + ": kiln-train trains classifiers; this dataset has no classes");
     std::vector<int64_t> pool(size_t(data.size()));
     for (size_t i = 0; i < pool.size(); ++i) pool[i] = int64_t(i);
@@ -319,7 +320,7 @@ int train_command(int argc, char** argv) {
     valid_opt.shuffle = false;
     std::optional<kiln::data::Dataset> valid_data;
     if (separate_valid) {
-        valid_data = plugins.open_dataset(a.text("valid-data"));
+        valid_data = kiln::tools::open_dataset(plugins, a.text("valid-data"), "kiln-train");
         if (valid_data->num_classes() != data.num_classes())
             fail(Errc::invalid_argument, valid_data->spec() + " has " + std::to_string(valid_data->num_classes()) +
                                              " classes, the training data " + std::to_string(data.num_classes()));

@@ -318,7 +318,7 @@ kiln_status csv_get(const kiln_dataset* ds, int64_t i, kiln_array* out, size_t c
 }
 
 const kiln_dataset_api dataset_api = {csv_open,       csv_close,        csv_length, csv_num_classes,
-                                      csv_class_name, csv_sample_shape, csv_get};
+                                      csv_class_name, csv_sample_shape, csv_get,    /*notes=*/nullptr};
 
 const kiln_plugin plugin = {
     KILN_PLUGIN_ABI_VERSION,

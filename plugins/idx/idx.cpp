@@ -8,11 +8,15 @@
 //   split=train|test      which pair of files (default train)
 //   images=<file>         explicit files instead (relative to <dir> when one is given)
 //   labels=<file>
-//   classes=auto|fashion|digits|numbers
-//                         class names: Fashion-MNIST's, MNIST's ("0 - zero" …), or the label numbers;
-//                         auto (default) picks fashion when the path mentions "fashion", digits when
-//                         it mentions "mnist" (not "emnist"), else numbers ("0", "1", … up to the
-//                         largest label in the file)
+//   classes=auto|fashion|digits|numbers|<K>
+//                         the classes: Fashion-MNIST's 10, MNIST's 10 ("0 - zero" …), the label
+//                         numbers 0..K−1 with K one more than the largest label, or K given as a
+//                         number (named "0" … "K−1"); auto (default) picks fashion when the path
+//                         mentions "fashion", digits when it mentions "mnist" (not "emnist"), else
+//                         numbers. A label past the classes is an error naming the file, the item
+//                         and the label. With numbers (and so auto) every class 0..K−1 must occur:
+//                         one stray byte (label 200 among 0–9) would otherwise make 201 classes, so
+//                         a gap is an error too; give classes=<K> for data whose labels have gaps.
 //   transpose=yes|no      swap rows and columns (EMNIST's files store images transposed; torchvision
 //                         leaves them so, hence the default no)
 // The whole decompressed data is read once at open (Fashion-MNIST's training set is 47 MB) and
@@ -66,6 +70,7 @@ bool is_file(const fs::path& p) {
 
 struct Config {
     std::string dir, split = "train", images, labels, classes = "auto";
+    int count = 0;  // classes=<K>
     bool transpose = false;
 };
 
@@ -91,9 +96,13 @@ Config parse_config(const char* text) {
         else if (key == "labels") c.labels = value;
         else if (key == "dir") c.dir = value;
         else if (key == "classes") {
-            if (value != "auto" && value != "fashion" && value != "digits" && value != "numbers")
-                invalid("idx: classes must be auto, fashion, digits or numbers, not '" + value + "'");
-            c.classes = value;
+            const bool number = !value.empty() && value.size() <= 3 && value.find_first_not_of("0123456789") == std::string::npos;
+            c.count = number ? std::stoi(value) : 0;
+            if (number && (c.count < 1 || c.count > 256))
+                invalid("idx: classes=" + value + ": a class count is 1 to 256 (labels are bytes)");
+            if (!number && value != "auto" && value != "fashion" && value != "digits" && value != "numbers")
+                invalid("idx: classes must be auto, fashion, digits, numbers or a count (1 to 256), not '" + value + "'");
+            c.classes = number ? "count" : value;
         } else if (key == "transpose") {
             if (value != "yes" && value != "no") invalid("idx: transpose must be yes or no, not '" + value + "'");
             c.transpose = value == "yes";
@@ -168,6 +177,41 @@ void find_split_files(Config& c) {
     throw Failure(KILN_ERR_IO, "idx: " + (dir / labels).string() + ": labels file not found (it goes with " + c.images + ")");
 }
 
+// The class names of `labels` under a classes= setting ("fashion", "digits", "numbers" or "count"
+// with `count`), after checking every label against them (see the header).
+std::vector<std::string> class_names(const std::string& classes, int count, const std::vector<uint8_t>& labels,
+                                     const std::string& path) {
+    const int max_label = *std::max_element(labels.begin(), labels.end());
+    const auto item_of = [&](int label) {
+        return std::to_string(std::find(labels.begin(), labels.end(), uint8_t(label)) - labels.begin());
+    };
+    const int k = classes == "numbers" ? max_label + 1 : classes == "count" ? count : 10;
+    if (max_label >= k)
+        throw Failure(KILN_ERR_FORMAT, "idx: " + path + ": label " + std::to_string(max_label) + " of item " + item_of(max_label) +
+                                           " is outside the " + std::to_string(k) + " " +
+                                           (classes == "count" ? std::string("classes given") : classes + " classes") +
+                                           " (0.." + std::to_string(k - 1) + "; classes=<count> for other data)");
+    if (classes == "numbers") {  // every class must occur: a stray byte must not add classes
+        std::vector<bool> seen(size_t(k), false);
+        for (uint8_t l : labels) seen[l] = true;
+        const auto gap = std::find(seen.begin(), seen.end(), false);
+        if (gap != seen.end())
+            throw Failure(KILN_ERR_FORMAT, "idx: " + path + ": no item has label " + std::to_string(gap - seen.begin()) +
+                                               ", yet label " + std::to_string(max_label) + " (item " + item_of(max_label) +
+                                               ") would make " + std::to_string(k) + " classes; labels are read as classes 0.." +
+                                               std::to_string(k - 1) + " without gaps (a corrupt file? give classes=" +
+                                               std::to_string(k) + " if the gap is meant)");
+    }
+    std::vector<std::string> names;
+    if (classes == "fashion" || classes == "digits") {
+        const char* const* table = classes == "fashion" ? fashion_classes : digit_classes;
+        names.assign(table, table + 10);
+    } else {
+        for (int c = 0; c < k; ++c) names.push_back(std::to_string(c));
+    }
+    return names;
+}
+
 kiln_dataset* open_dataset(const char* text) {
     Config c = parse_config(text);
     if (c.images.empty()) find_split_files(c);
@@ -213,19 +257,7 @@ kiln_dataset* open_dataset(const char* text) {
         else if (where.find("mnist") != std::string::npos && where.find("emnist") == std::string::npos) classes = "digits";
         else classes = "numbers";
     }
-    int max_label = *std::max_element(ds->labels.begin(), ds->labels.end());
-    if (classes == "numbers") {
-        for (int k = 0; k <= max_label; ++k) ds->class_names.push_back(std::to_string(k));
-    } else {
-        const char* const* names = classes == "fashion" ? fashion_classes : digit_classes;
-        if (max_label >= 10) {
-            auto at = std::find(ds->labels.begin(), ds->labels.end(), uint8_t(max_label)) - ds->labels.begin();
-            throw Failure(KILN_ERR_FORMAT, "idx: " + c.labels + ": label " + std::to_string(max_label) + " of item " +
-                                               std::to_string(at) + " is outside the 10 " + classes +
-                                               " classes (use classes=numbers for other data)");
-        }
-        ds->class_names.assign(names, names + 10);
-    }
+    ds->class_names = class_names(classes, c.count, ds->labels, c.labels);
     return ds.release();
 }
 

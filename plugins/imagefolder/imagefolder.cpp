@@ -9,6 +9,15 @@
 //               (default 89478485, PIL's MAX_IMAGE_PIXELS).
 // The root is the text before the first comma, so it cannot itself contain a comma.
 //
+// Files below the class folders whose extension is not .png, .jpg or .jpeg are left out (as
+// torchvision does) and counted by extension in the dataset's notes, which `kiln-data info` and
+// the tools print: "left out 2 files whose extension kiln does not read: .bmp (1), .txt (1) …".
+//
+// EXIF orientation is ignored: a photo is used as its pixels are stored, as torchvision's loader
+// (PIL's Image.open + convert, without ImageOps.exif_transpose) uses it, so a model trained with
+// torchvision sees the same pixels. A phone photo stored sideways with an EXIF "rotate" tag
+// therefore comes out sideways; rotate such files before training if that matters.
+//
 // Samples are u8 H×W×C, C = 3 (rgb) or 1 (grey). H and W vary from file to file: sample_shape
 // reports {0, 0, C}. When the caller's buffer is too small, get() returns KILN_ERR_CAPACITY with
 // *needed = H·W·C and out's shape filled in, so the caller can grow the buffer and call again.
@@ -44,6 +53,7 @@ namespace image = kiln::image;
 struct kiln_dataset {
     image::DecodeOptions decode;
     kiln::imagefolder::Folder folder;
+    std::string notes;
 };
 
 namespace {
@@ -102,6 +112,7 @@ kiln_dataset* open_dataset(const char* config, char* err, size_t err_size) noexc
     try {
         auto ds = std::make_unique<kiln_dataset>();
         ds->folder = kiln::imagefolder::scan_folder(parse_config(config ? config : "", *ds));
+        ds->notes = ds->folder.skipped_note();
         return ds.release();
     } catch (const std::exception& e) {
         set_error(err, err_size, e.what());
@@ -167,7 +178,9 @@ kiln_status get(const kiln_dataset* ds, int64_t i, kiln_array* out, size_t capac
     return KILN_ERR_INVALID;
 }
 
-const kiln_dataset_api dataset_api = {open_dataset, close_dataset, length, num_classes, class_name, sample_shape, get};
+const char* notes(const kiln_dataset* ds) noexcept { return ds->notes.c_str(); }
+
+const kiln_dataset_api dataset_api = {open_dataset, close_dataset, length, num_classes, class_name, sample_shape, get, notes};
 
 const kiln_plugin plugin = {
     KILN_PLUGIN_ABI_VERSION,

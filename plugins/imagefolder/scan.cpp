@@ -55,7 +55,17 @@ struct Dir {
 struct Listing {
     std::vector<std::string> folders;  // names of sub-folders
     std::vector<std::string> files;    // names of image files
+    std::vector<std::string> others;   // names of other files
 };
+
+// The lower-case extension of a file name: ".bmp", or "" when it has none.
+std::string extension_of(const std::string& name) {
+    const size_t dot = name.rfind('.');
+    if (dot == std::string::npos || dot == 0) return {};
+    std::string ext = name.substr(dot);
+    for (char& c : ext) c = c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+    return ext;
+}
 
 using FolderId = std::pair<dev_t, ino_t>;
 
@@ -72,7 +82,7 @@ bool list(const std::string& path, std::set<FolderId>& seen, Listing& out) {
         if (name == "." || name == "..") continue;
         Kind kind = kind_of(join(path, name), entry->d_type);
         if (kind == Kind::folder) out.folders.push_back(std::move(name));
-        if (kind == Kind::file && is_image_name(name)) out.files.push_back(std::move(name));
+        if (kind == Kind::file) (is_image_name(name) ? out.files : out.others).push_back(std::move(name));
         errno = 0;
     }
     if (errno != 0) fail_folder(path, errno);
@@ -93,6 +103,7 @@ void add_class(Folder& folder, const std::string& class_dir, int32_t label) {
         for (const auto& sub : listing.folders) pending.insert(join(path, sub));
         std::sort(listing.files.begin(), listing.files.end());
         for (const auto& name : listing.files) folder.add(join(path, name), label);
+        for (const auto& name : listing.others) ++folder.skipped[extension_of(name)];
     }
 }
 
@@ -103,6 +114,18 @@ void Folder::add(const std::string& path, int32_t label) {
     paths_ += path;
     paths_ += '\0';
     labels_.push_back(label);
+}
+
+std::string Folder::skipped_note() const {
+    int64_t total = 0;
+    std::string list;
+    for (const auto& [ext, n] : skipped) {
+        total += n;
+        list += (list.empty() ? "" : ", ") + (ext.empty() ? std::string("no extension") : ext) + " (" + std::to_string(n) + ")";
+    }
+    if (total == 0) return {};
+    return "left out " + std::to_string(total) + " file" + (total == 1 ? "" : "s") +
+           " whose extension kiln does not read: " + list + " (kiln reads .png, .jpg and .jpeg)";
 }
 
 bool is_image_name(std::string_view name) {

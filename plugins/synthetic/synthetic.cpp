@@ -257,7 +257,7 @@ kiln_status get_sample(const kiln_dataset* ds, int64_t i, kiln_array* out, size_
 }
 
 const kiln_dataset_api dataset_api = {open_dataset, close_dataset, length, num_classes, class_name,
-                                       sample_shape, get_sample};
+                                       sample_shape, get_sample, /*notes=*/nullptr};
 
 const kiln_plugin plugin = {
     KILN_PLUGIN_ABI_VERSION,

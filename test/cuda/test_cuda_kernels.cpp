@@ -138,10 +138,11 @@ BOOST_AUTO_TEST_CASE(steps_stage_inputs_without_allocating) {
     for (int s = 0; s < 5; ++s) p->train_step(4 - s % 2);
     p->forward(2);
     BOOST_TEST(kiln::testing::allocations() == before);
-    // A label outside the classes is refused by write_input, naming the input.
+    // A label outside the classes is refused by the call, naming the input.
     const int64_t bad[4] = {0, 1, 10, 2};
     try {
         p->write_input(y, bad, 4);
+        p->train_step(4);
         BOOST_FAIL("label 10 was accepted");
     } catch (const Error& e) {
         BOOST_TEST(std::string(e.what()).find("input 'y': label 10 at index 2 is outside 0..9") != std::string::npos, e.what());

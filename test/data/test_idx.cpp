@@ -178,9 +178,9 @@ BOOST_AUTO_TEST_CASE(raw_and_gzip_files_give_the_same_samples) {
     SplitDir raw(images_file(3, 2, 3), labels_file({4, 0, 9}));
     SplitDir gz(images_file(3, 2, 3), labels_file({4, 0, 9}), true);
     for (const SplitDir* s : {&raw, &gz}) {
-        Dataset d = plugins().open_dataset("idx:" + s->config());
+        Dataset d = plugins().open_dataset("idx:" + s->config() + ",classes=10");
         BOOST_TEST(d.size() == 3);
-        BOOST_TEST(d.num_classes() == 10);  // numbers 0..9: the largest label is 9
+        BOOST_TEST(d.num_classes() == 10);
         BOOST_TEST(d.class_name(9) == "9");
         SampleBuffer buf;
         int64_t label = -1;
@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(splits_explicit_files_and_class_names) {
     write(dir / "t10k-labels-idx1-ubyte", labels_file({1, 7}));  // compressed and raw mixed
     write(dir / "mine.idx3", images_file(4, 1, 2));
     write(dir / "mine.idx1", labels_file({0, 1, 2, 3}));
-    BOOST_TEST(plugins().open_dataset("idx:" + dir.path.string() + ",split=test").size() == 2);
+    BOOST_TEST(plugins().open_dataset("idx:" + dir.path.string() + ",split=test,classes=8").size() == 2);
     Dataset digits = plugins().open_dataset("idx:" + dir.path.string() + ",split=test,classes=digits");
     BOOST_TEST(digits.class_name(7) == "7 - seven");
     Dataset fashion = plugins().open_dataset("idx:" + dir.path.string() + ",split=test,classes=fashion");
@@ -211,7 +211,7 @@ BOOST_AUTO_TEST_CASE(splits_explicit_files_and_class_names) {
     // EMNIST's naming, and its transposed storage on request.
     write(dir / "emnist-digits-train-images-idx3-ubyte", images_file(1, 2, 3));
     write(dir / "emnist-digits-train-labels-idx1-ubyte", labels_file({5}));
-    Dataset em = plugins().open_dataset("idx:" + dir.path.string() + ",transpose=yes");
+    Dataset em = plugins().open_dataset("idx:" + dir.path.string() + ",transpose=yes,classes=6");
     BOOST_TEST(array_description(em.sample_shape()) == "u8 [3, 2, 1]");
     SampleBuffer buf;
     int64_t label = 0;
@@ -233,6 +233,26 @@ BOOST_AUTO_TEST_CASE(configuration_errors) {
     write(dir / "train-labels-idx1-ubyte", labels_file({12}));
     BOOST_TEST(contains(open_error(dir.path.string() + ",classes=fashion"),
                         dir / "train-labels-idx1-ubyte" + ": label 12 of item 0 is outside the 10 fashion classes"));
+}
+
+// One corrupt byte must not turn 10 classes into 201: with classes=auto (numbers here) the labels
+// must be 0..K−1 without gaps; a count says how many classes there are when a gap is meant.
+BOOST_AUTO_TEST_CASE(a_stray_label_does_not_grow_the_classes) {
+    std::vector<uint8_t> labels(40);
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = uint8_t(i % 10);
+    labels[17] = 200;
+    SplitDir s(images_file(40, 2, 2), labels_file(labels));
+    const std::string cannot = "cannot open dataset 'idx:" + s.config();
+    BOOST_TEST(open_error(s.config()) == cannot + "': idx: " + s.labels + ": no item has label 10, yet label 200 (item 17) would make 201 classes; labels are "
+               "read as classes 0..200 without gaps (a corrupt file? give classes=201 if the gap is meant)");
+    BOOST_TEST(open_error(s.config() + ",classes=10") == cannot + ",classes=10': idx: " + s.labels + ": label 200 of item 17 is outside the 10 classes given (0..9; classes=<count> for other data)");
+    BOOST_TEST(open_error(s.config() + ",classes=fashion") == cannot + ",classes=fashion': idx: " + s.labels + ": label 200 of item 17 is outside the 10 fashion classes (0..9; classes=<count> for other data)");
+    BOOST_TEST(plugins().open_dataset("idx:" + s.config() + ",classes=201").num_classes() == 201);
+    BOOST_TEST(contains(open_error(s.config() + ",classes=0"), "classes=0: a class count is 1 to 256"));
+    BOOST_TEST(contains(open_error(s.config() + ",classes=1000"), "not '1000'"));
+    labels[17] = 7;  // every class 0..9 occurs: ten classes, as before
+    SplitDir fine(images_file(40, 2, 2), labels_file(labels));
+    BOOST_TEST(plugins().open_dataset("idx:" + fine.config()).num_classes() == 10);
 }
 
 // ---- bad input: each case makes its file; the message names the file and the problem ----

@@ -82,7 +82,8 @@ inline const kiln_dataset_api pattern_api = {
     .sample_shape =
         [](const kiln_dataset* ds, kiln_array* a) {
             a->elem = KILN_U8, a->rank = 3;
-            a->shape[0] = pattern(ds).h, a->shape[1] = pattern(ds).w, a->shape[2] = pattern(ds).c;
+            // With a wider sample the width varies, as the plugin then declares.
+            a->shape[0] = pattern(ds).h, a->shape[1] = pattern(ds).wide >= 0 ? 0 : pattern(ds).w, a->shape[2] = pattern(ds).c;
             return KILN_OK;
         },
     .get = [](const kiln_dataset* ds, int64_t i, kiln_array* out, size_t capacity, size_t* needed, int64_t* label,

@@ -12,6 +12,7 @@
 
 #include "data/precondition.h"
 #include "data/test_plugins.h"
+#include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 #include "nn/temp_dir.h"
 
@@ -111,7 +112,7 @@ BOOST_AUTO_TEST_CASE(refuses_a_plugin_built_for_another_abi) {
     const std::string path = bad_dir + "/kiln-bad-abi.so";
     PluginRegistry r(std::vector<std::string>{});
     std::string msg = error_of([&] { r.load(path); });
-    BOOST_TEST(msg == "plugin " + path + " was built for plugin ABI 999, this kiln uses ABI 1");
+    BOOST_TEST(msg == "plugin " + path + " was built for plugin ABI 999, this kiln uses ABI 2 (and reads ABI 1 and later)");
     BOOST_TEST(r.plugins().empty());
 }
 
@@ -128,19 +129,57 @@ BOOST_AUTO_TEST_CASE(scanning_keeps_every_refusal_as_a_problem) {
     { std::ofstream(tmp / "kiln-garbage.so") << "not an ELF file"; }
     { std::ofstream(tmp / "kiln-notes.txt") << "ignored: not named kiln-*.so"; }
     PluginRegistry r({bad_dir, tmp.path.string(), "/nonexistent/folder"});
-    BOOST_TEST(r.plugins().empty());
-    BOOST_TEST_REQUIRE(r.problems().size() == 3u);
+    BOOST_TEST_REQUIRE(r.plugins().size() == 1u);  // kiln-misbehaving.so loads; it misbehaves only when used
+    BOOST_TEST(r.plugins()[0].name == "misbehaving");
+    BOOST_TEST_REQUIRE(r.problems().size() == 4u);
     BOOST_TEST(r.problems()[0].path == bad_dir + "/kiln-bad-abi.so");
-    BOOST_TEST(contains(r.problems()[0].message, "built for plugin ABI 999, this kiln uses ABI 1"));
-    BOOST_TEST(r.problems()[1].path == bad_dir + "/kiln-no-entry.so");
-    BOOST_TEST(contains(r.problems()[1].message, "has no kiln_plugin_entry"));
-    BOOST_TEST(r.problems()[2].path == tmp / "kiln-garbage.so");
-    BOOST_TEST(contains(r.problems()[2].message, "could not be loaded"));
-    BOOST_TEST(contains(r.problems()[2].message, "kiln-garbage.so"));  // dlopen's text names the file
+    BOOST_TEST(contains(r.problems()[0].message, "built for plugin ABI 999, this kiln uses ABI 2"));
+    BOOST_TEST(r.problems()[1].path == bad_dir + "/kiln-incomplete.so");
+    BOOST_TEST(r.problems()[1].message == "plugin " + bad_dir + "/kiln-incomplete.so: its dataset API has no get function");
+    BOOST_TEST(r.problems()[2].path == bad_dir + "/kiln-no-entry.so");
+    BOOST_TEST(contains(r.problems()[2].message, "has no kiln_plugin_entry"));
+    BOOST_TEST(r.problems()[3].path == tmp / "kiln-garbage.so");
+    BOOST_TEST(contains(r.problems()[3].message, "could not be loaded"));
+    BOOST_TEST(contains(r.problems()[3].message, "kiln-garbage.so"));  // dlopen's text names the file
     // Opening through a registry with problems says so.
     std::string msg = error_of([&] { r.open_dataset("idx:/data"); });
     BOOST_TEST(contains(msg, "no dataset plugin named 'idx'"));
-    BOOST_TEST(contains(msg, "3 plugin file(s) could not be used"));
+    BOOST_TEST(contains(msg, "4 plugin file(s) could not be used"));
+}
+
+// What a loaded plugin reports and delivers is checked before kiln uses it: each broken promise
+// is an Error naming the plugin (and the sample), never a crash or an out-of-bounds read.
+BOOST_AUTO_TEST_CASE(a_plugin_that_breaks_its_promises_is_refused_with_the_reason) {
+    PluginRegistry r(std::vector<std::string>{bad_dir});
+    BOOST_TEST(error_of([&] { r.open_dataset("misbehaving:classes=-3"); }) ==
+               "misbehaving:classes=-3: the plugin reports -3 classes, outside 0..1,048,576");
+    BOOST_TEST(error_of([&] { r.open_dataset("misbehaving:length=-1"); }) ==
+               "misbehaving:length=-1: the plugin reports -1 samples, outside 0..4,294,967,296");
+    auto first_batch = [&](const std::string& spec, int workers) {
+        return error_of([&] {
+            DataLoaderOptions o;
+            o.batch_size = 4, o.workers = workers;
+            DataLoader loader(r.open_dataset(spec), {}, o);
+            while (loader.next()) {
+            }
+        });
+    };
+    for (int workers : {0, 2}) {
+        BOOST_TEST(first_batch("misbehaving:lie", workers) ==
+                   "misbehaving:lie: delivered u8 [1000, 1000, 1], 1,000,000 bytes in a buffer of 64 bytes (sample 0)");
+        BOOST_TEST(first_batch("misbehaving:shape", workers) ==
+                   "misbehaving:shape: delivered u8 [4, 5, 1] though the plugin declares u8 [4, 4, 1] (sample 0)");
+        BOOST_TEST(first_batch("misbehaving:greedy", workers) ==
+                   "misbehaving:greedy: needs 4,611,686,018,427,387,904 bytes, more than kiln's limit of "
+                   "1,073,741,824 bytes per sample (sample 0)");
+        BOOST_TEST(first_batch("misbehaving:rank", workers) == "misbehaving:rank: delivered rank 7 (kiln takes 1 to 4) (sample 0)");
+        // A label outside the classes stops the loader before the batch is handed out.
+        BOOST_TEST(first_batch("misbehaving:label=10", workers) ==
+                   "misbehaving:label=10: sample 0 has label 10, outside its 10 classes (0..9)");
+        BOOST_TEST(first_batch("misbehaving:label=-5,length=3", workers) ==
+                   "misbehaving:label=-5,length=3: sample 0 has label -5, outside its 10 classes (0..9)");
+    }
+    BOOST_TEST(first_batch("misbehaving:", 2) == "(no error)");  // the same plugin, behaving
 }
 
 BOOST_AUTO_TEST_CASE(first_plugin_of_a_name_wins_and_the_other_is_reported) {
@@ -199,7 +238,7 @@ BOOST_AUTO_TEST_CASE(dataset_specs_and_their_errors) {
         BOOST_FAIL("expected an error");
     } catch (const Error& e) {
         BOOST_TEST(e.code() == Errc::format);
-        BOOST_TEST(std::string(e.what()) == "pattern: /data/sample2.png: corrupt data");
+        BOOST_TEST(std::string(e.what()) == "pattern: /data/sample2.png: corrupt data (sample 2)");
     }
     try {
         bad.get(3, buf, label);
@@ -222,7 +261,7 @@ BOOST_AUTO_TEST_CASE(a_dataset_keeps_its_plugin_loaded_after_the_registry_is_gon
     std::unique_ptr<Dataset> d;
     {
         PluginRegistry r({plugin_dir});
-        d = std::make_unique<Dataset>(r.open_dataset("idx:" + tmp.path.string() + ",split=test"));
+        d = std::make_unique<Dataset>(r.open_dataset("idx:" + tmp.path.string() + ",split=test,classes=4"));
     }
     SampleBuffer buf;
     int64_t label = 0;
@@ -288,7 +327,7 @@ BOOST_AUTO_TEST_CASE(built_in_plugins_are_checked_like_loaded_ones) {
     PluginRegistry r(std::vector<std::string>{});
     kiln_plugin old = test_plugins::plugin;
     old.abi_version = 0;
-    BOOST_TEST(error_of([&] { r.add(old, "built-in old"); }) == "plugin built-in old was built for plugin ABI 0, this kiln uses ABI 1");
+    BOOST_TEST(error_of([&] { r.add(old, "built-in old"); }) == "plugin built-in old was built for plugin ABI 0, this kiln uses ABI 2 (and reads ABI 1 and later)");
     r.add(test_plugins::plugin, "test");
     BOOST_TEST(contains(error_of([&] { r.add(test_plugins::plugin, "again"); }), "is shadowed by test"));
     BOOST_TEST(r.find_transform("widen") == &test_plugins::widen_api);

@@ -57,7 +57,9 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
             p->set_lr(0.01f * (1.0f - step / 200.0f));
             total += p->train_step(batch - step % 3);
         }
-        for (int call = 0; call < 1000; ++call) {
+        for (int call = 0; call < 1000; ++call) {  // a call consumes its inputs: write them again
+            p->write_input(x, xs.data(), 1 + call % batch);
+            p->write_input(y, ys.data(), 1 + call % batch);
             p->input_data<float>(x)[0] = float(call);
             p->forward(1 + call % batch);
             p->read(probs, out.data());
@@ -102,7 +104,9 @@ BOOST_AUTO_TEST_CASE(cnn_training_and_inference_allocate_nothing_after_compile) 
         p->write_input(y, ys.data(), batch - step % 3);
         total += p->train_step(batch - step % 3);
     }
-    for (int call = 0; call < 1000; ++call) {
+    for (int call = 0; call < 1000; ++call) {  // a call consumes its inputs: write them again
+        p->write_input(x, xs.data(), 1 + call % batch);
+        p->write_input(y, ys.data(), 1 + call % batch);
         p->forward(1 + call % batch);
         p->read(logits, out.data());
     }

@@ -154,11 +154,18 @@ BOOST_AUTO_TEST_CASE(batch_may_shrink_at_run_time) {
     Generator r(5);
     auto xs = random_vec(r, 5 * 6);
     std::vector<int64_t> ys = {0, 2, 1, 1, 0};
-    pb->write_input(big.x, xs.data(), 5);
-    pb->write_input(big.y, ys.data(), 5);
-    ps->write_input(small.x, xs.data(), 5);
-    ps->write_input(small.y, ys.data(), 5);
-    for (int step = 0; step < 3; ++step) BOOST_TEST(pb->train_step(5) == ps->train_step(5));
+    // Inputs are written before every call: the arena reuses their memory once they are read.
+    auto write = [&] {
+        pb->write_input(big.x, xs.data(), 5);
+        pb->write_input(big.y, ys.data(), 5);
+        ps->write_input(small.x, xs.data(), 5);
+        ps->write_input(small.y, ys.data(), 5);
+    };
+    for (int step = 0; step < 3; ++step) {
+        write();
+        BOOST_TEST(pb->train_step(5) == ps->train_step(5));
+    }
+    write();
     pb->forward(5);
     ps->forward(5);
     BOOST_TEST(pb->shape(big.logits).str() == "[5, 3]");
@@ -182,8 +189,17 @@ BOOST_AUTO_TEST_CASE(cross_entropy_is_stable_and_labels_are_checked) {
     p->write_input(y, ys, 2);
     p->forward(2);
     BOOST_TEST(p->read(loss)[0] == 1e4f);
+    // A label outside the classes is refused before any kernel runs, whether it came through
+    // write_input or straight into input_data (as the fit loop's DataLoader writes it).
     int32_t bad[] = {0, 3};
-    BOOST_TEST(error_of([&] { p->write_input(y, bad, 2); }) == "input 'y': label 3 at index 1 is outside 0..2");
+    p->write_input(y, bad, 2);
+    BOOST_TEST(error_of([&] { p->forward(2); }) == "input 'y': label 3 at index 1 is outside 0..2");
+    p->input_data<int32_t>(y)[1] = -1;
+    BOOST_TEST(error_of([&] { p->forward(2); }) == "input 'y': label -1 at index 1 is outside 0..2");
+    p->input_data<int32_t>(y)[1] = 2;
+    p->forward(1);  // only the rows of the call are read
+    p->forward(2);
+    BOOST_TEST(p->read(loss)[0] == 1e4f);
 }
 
 BOOST_AUTO_TEST_CASE(losses_match_pytorch_documented_values) {

@@ -102,6 +102,8 @@ BOOST_AUTO_TEST_CASE(classes_and_samples_are_ordered_as_torchvision_orders_them)
     for (const auto& [name, index] : files) write_flat(root + "/" + name, static_cast<uint8_t>(10 * index));
     write_bytes(root + "/pizza/notes.txt", {'x'});
     write_bytes(root + "/pizza/anim.gif", {'G', 'I', 'F'});
+    write_bytes(root + "/pizza/sub/old.BMP", {'B', 'M'});
+    write_bytes(root + "/pizza/README", {'r'});
     write_flat(root + "/stray.png", 7);  // not inside a class folder: ignored, as torchvision does
     BOOST_REQUIRE(::mkfifo((root + "/pizza/pipe.png").c_str(), 0600) == 0);  // left out: reading it would block
 
@@ -113,6 +115,10 @@ BOOST_AUTO_TEST_CASE(classes_and_samples_are_ordered_as_torchvision_orders_them)
     BOOST_TEST(api().class_name(d.ds, 6) == nullptr);
     BOOST_TEST(api().class_name(d.ds, -1) == nullptr);
     BOOST_REQUIRE(api().length(d.ds) == 12);
+    // Files left out for their extension are counted in the notes (torchvision says nothing).
+    BOOST_TEST(std::string(api().notes(d.ds)) ==
+               "left out 4 files whose extension kiln does not read: no extension (1), .bmp (1), .gif (1), .txt (1) "
+               "(kiln reads .png, .jpg and .jpeg)");
     const int labels[12] = {0, 1, 2, 2, 2, 2, 2, 2, 2, 3, 4, 5};
     for (int i = 0; i < 12; ++i) {
         Sample s = get(d, i);

@@ -269,11 +269,14 @@ BOOST_AUTO_TEST_CASE(batch_norm_trains_in_a_cnn) {
         ys[i] = i % 2;
         for (int k = 0; k < 36; ++k) xs[i * 36 + k] = rng.uniform(0, 0.5f) + (ys[i] ? 0.5f : 0.0f);
     }
-    p->write_input(x, xs.data(), n);
-    p->write_input(labels, ys.data(), n);
-    const float first = p->train_step(n);
+    auto step = [&] {  // a call consumes its inputs: write them before each
+        p->write_input(x, xs.data(), n);
+        p->write_input(labels, ys.data(), n);
+        return p->train_step(n);
+    };
+    const float first = step();
     float last = first;
-    for (int step = 0; step < 60; ++step) last = p->train_step(n);
+    for (int k = 0; k < 60; ++k) last = step();
     BOOST_TEST(last < 0.2f * first, "loss " << first << " → " << last);
 }
 

@@ -248,6 +248,22 @@ BOOST_AUTO_TEST_CASE(export_writes_an_image_folder_that_reads_back_the_same_pixe
     BOOST_TEST(twice.err == "kiln-data: error: " + root + ": exists and is not empty (export writes a new tree)\n");
 }
 
+// Files an image folder holds that kiln cannot read are not left out silently: info counts them
+// by extension (torchvision skips them without a word).
+BOOST_AUTO_TEST_CASE(info_reports_the_files_an_image_folder_leaves_out) {
+    SmallIdx data;
+    TempDir out;
+    const std::string root = out / "tree";
+    BOOST_TEST_REQUIRE(kiln_data({"export", data.spec, root, "--limit", "3"}).status == 0);
+    write_bytes(root + "/Trouser/scan.bmp", {'B', 'M'});
+    write_bytes(root + "/Trouser/scan2.BMP", {'B', 'M'});
+    write_bytes(root + "/T-shirt_top/labels.txt", {'x'});
+    const Run r = kiln_data({"info", "imagefolder:" + root});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out.find("\nnotes (from the plugin):\n  left out 3 files whose extension kiln does not read: .bmp (2), "
+                          ".txt (1) (kiln reads .png, .jpg and .jpeg)\n") != std::string::npos, r.out);
+}
+
 BOOST_AUTO_TEST_CASE(export_writes_jpeg_and_stops_at_the_limit) {
     SmallIdx data;
     TempDir out;

@@ -24,6 +24,8 @@ inline constexpr int64_t parameters = int64_t(1) << 28;
 inline constexpr int64_t sample_bytes = int64_t(1) << 30;
 // One batch buffer of the DataLoader (16 GiB).
 inline constexpr int64_t batch_bytes = int64_t(1) << 34;
+// Samples of a dataset (the loader keeps an index of 8 bytes per sample).
+inline constexpr int64_t samples = int64_t(1) << 32;
 // Classes of a dataset or model.
 inline constexpr int64_t classes = int64_t(1) << 20;
 // How deeply a model file may nest Sequential and Residual entries.

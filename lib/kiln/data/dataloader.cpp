@@ -7,6 +7,7 @@
 #include <new>
 #include <numeric>
 
+#include "kiln/core/limits.h"
 #include "kiln/core/rng.h"
 
 namespace kiln::data {
@@ -99,7 +100,7 @@ DataLoader::DataLoader(Dataset dataset, TransformPipeline pipeline, DataLoaderOp
     check(opt_.batch_size >= 1, "batch_size must be at least 1, not " + std::to_string(opt_.batch_size));
     check(opt_.workers >= 0 && opt_.workers <= 64, "workers must be 0 to 64, not " + std::to_string(opt_.workers));
     check(opt_.prefetch >= 1 && opt_.prefetch <= 16, "prefetch must be 1 to 16, not " + std::to_string(opt_.prefetch));
-    const int64_t n = dataset_.size();
+    const int64_t n = dataset_.size();  // at most limits::samples
     if (opt_.indices.empty()) {
         base_order_.resize(size_t(n));
         std::iota(base_order_.begin(), base_order_.end(), int64_t(0));
@@ -115,7 +116,8 @@ DataLoader::DataLoader(Dataset dataset, TransformPipeline pipeline, DataLoaderOp
     order_ = base_order_;
     skip_bad_ = opt_.on_bad_sample == OnBadSample::skip ||
                 (opt_.on_bad_sample == OnBadSample::from_config && dataset_.config_skips_bad_samples());
-    regression_ = dataset_.num_classes() == 0;
+    classes_ = dataset_.num_classes();
+    regression_ = classes_ == 0;
     if (!opt_.warn) opt_.warn = [](const std::string& m) { std::fprintf(stderr, "warning: %s\n", m.c_str()); };
     const int64_t total = size();
     num_batches_ = opt_.drop_last ? total / opt_.batch_size : (total + opt_.batch_size - 1) / opt_.batch_size;
@@ -137,17 +139,29 @@ DataLoader::DataLoader(Dataset dataset, TransformPipeline pipeline, DataLoaderOp
         sample_shape_ = batch_sample_shape(out);
         break;
     }
-    sample_numel_ = sample_shape_.numel();
+    sample_numel_ = sample_shape_.numel();  // at most limits::sample_bytes: the plugin's array was checked
 
     const int n_slots = opt_.workers == 0 ? 1 : opt_.prefetch + 1;
-    slots_.resize(size_t(n_slots));
+    int64_t batch_bytes = 0;
+    if (!limits::mul(opt_.batch_size, sample_numel_ * int64_t(sizeof(float)), batch_bytes) || batch_bytes > limits::batch_bytes)
+        fail(Errc::invalid_argument, "DataLoader: a batch of " + limits::with_commas(opt_.batch_size) + " samples of shape " +
+                                         sample_shape_.str() + " would take more than kiln's limit of " +
+                                         limits::with_commas(limits::batch_bytes) + " bytes; use a smaller batch");
     const auto b = size_t(opt_.batch_size);
-    for (Slot& slot : slots_) {
-        slot.x.resize(b * size_t(sample_numel_));
-        slot.labels.resize(b);
-        slot.indices.resize(b);
-        slot.bad.resize(b);
-        if (regression_) slot.targets.resize(b);
+    try {
+        slots_.resize(size_t(n_slots));
+        for (Slot& slot : slots_) {
+            slot.x.resize(b * size_t(sample_numel_));
+            slot.labels.resize(b);
+            slot.indices.resize(b);
+            slot.bad.resize(b);
+            if (regression_) slot.targets.resize(b);
+        }
+    } catch (const std::bad_alloc&) {
+        fail(Errc::invalid_argument, "DataLoader: cannot allocate " + std::to_string(n_slots) + " buffers of " +
+                                         limits::with_commas(batch_bytes) + " bytes for batches of " +
+                                         limits::with_commas(opt_.batch_size) + " samples of shape " + sample_shape_.str() +
+                                         "; use a smaller batch (or fewer prefetched batches)");
     }
     try {
         for (int w = 0; w < opt_.workers; ++w) threads_.emplace_back([this] { worker_loop(); });
@@ -246,6 +260,12 @@ void DataLoader::fill(Slot& slot, const Dest& dest, int64_t begin, int64_t end, 
             record(slot, generation, p, !skip, errc_of(st),
                    skip ? "skipped sample " + std::to_string(idx) + ": " + s.err
                         : std::string(s.err) + " (sample " + std::to_string(idx) + ")");
+            continue;
+        }
+        if (!regression_ && (label < 0 || label >= classes_)) {  // a broken dataset, never skipped
+            record(slot, generation, p, true, Errc::format,
+                   dataset_.spec() + ": sample " + std::to_string(idx) + " has label " + std::to_string(label) +
+                       ", outside its " + std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) + ")");
             continue;
         }
         st = pipeline_.try_apply(raw, s.pipeline, sample_seed(opt_.seed, slot.epoch, idx), out, s.err, sizeof s.err);

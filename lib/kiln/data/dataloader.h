@@ -24,6 +24,12 @@
 // - Bad samples: when the dataset's get() says KILN_ERR_FORMAT (a file that cannot be decoded)
 //   and skipping is on, the sample is left out of its batch (which is then smaller), counted in
 //   skipped(), and reported through `warn`; any other failure is an Error thrown from next().
+// - Labels: a label outside the dataset's classes 0..C−1 is an Error naming the dataset, the
+//   sample, the label and C, thrown by next() for its batch, which is never handed out (not
+//   skipped: a dataset with such labels is broken, not one of its files).
+// - Sizes a plugin gives are checked before they are used: a sample larger than
+//   limits::sample_bytes or than the buffer it was given, and a batch past limits::batch_bytes,
+//   are Errors (kiln/core/limits.h).
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -129,7 +135,8 @@ private:
     TransformPipeline pipeline_;
     DataLoaderOptions opt_;
     bool skip_bad_ = false;
-    bool regression_ = false;
+    int32_t classes_ = 0;
+    bool regression_ = false;  // no classes: labels are f32 targets
     Shape sample_shape_;
     int64_t sample_numel_ = 0;
     int64_t num_batches_ = 0;

@@ -59,10 +59,12 @@ Errc errc_of(kiln_status s);
 
 class Dataset {
 public:
-    // Opens a dataset through a plugin's API. `plugin_name` prefixes messages; `library` (may be
-    // null) is kept alive as long as the dataset, so the plugin's code stays loaded.
+    // Opens a dataset through a plugin's API (of a plugin built for `abi_version`). `plugin_name`
+    // prefixes messages; `library` (may be null) is kept alive as long as the dataset, so the
+    // plugin's code stays loaded. What the plugin reports — length, classes, sample shape — is
+    // checked here against kiln's limits; each sample it delivers later, in try_get.
     static Dataset open(const kiln_dataset_api& api, std::string plugin_name, std::string_view config,
-                        std::shared_ptr<const void> library = {});
+                        std::shared_ptr<const void> library = {}, uint32_t abi_version = KILN_PLUGIN_ABI_VERSION);
 
     const std::string& plugin_name() const;
     const std::string& config() const;
@@ -74,6 +76,8 @@ public:
     std::vector<std::string> class_names() const;
     // What the plugin says every sample looks like (0 in dimensions that vary); data is null.
     kiln_array sample_shape() const;
+    // The plugin's notes on the dataset (files left out and why), a line each; empty for none.
+    const std::vector<std::string>& notes() const;
     // Whether the configuration asks to skip undecodable samples ("on_error=skip"); the
     // DataLoader follows it unless told otherwise.
     bool config_skips_bad_samples() const;

@@ -6,7 +6,15 @@
  *
  * kiln finds plugins in its install directory (<libdir>/kiln/plugins), beside the tool
  * executables and on KILN_PLUGIN_PATH (colon-separated), loads them with dlopen, and refuses one
- * whose abi_version differs from KILN_PLUGIN_ABI_VERSION, naming both versions.
+ * whose abi_version is not one it reads (KILN_PLUGIN_ABI_OLDEST..KILN_PLUGIN_ABI_VERSION), naming
+ * the versions.
+ *
+ * ABI history: 1 the first; 2 adds kiln_dataset_api.notes at the end of the table (a plugin built
+ * for ABI 1 still loads: kiln does not read the field it lacks).
+ *
+ * kiln does not trust what a plugin reports: a length, class count, sample shape, buffer request
+ * or delivered array outside kiln's limits (kiln/core/limits.h), a sample that differs from the
+ * declared sample_shape, or more bytes than the buffer held, is an error naming the plugin.
  *
  * Only C types cross this boundary. Nothing here throws, aborts or prints: a failing call returns
  * a non-zero kiln_status and writes a message (naming the file and what is wrong) into the
@@ -27,7 +35,8 @@
 extern "C" {
 #endif
 
-#define KILN_PLUGIN_ABI_VERSION 1
+#define KILN_PLUGIN_ABI_VERSION 2
+#define KILN_PLUGIN_ABI_OLDEST 1
 
 typedef enum kiln_status {
     KILN_OK = 0,
@@ -67,6 +76,11 @@ typedef struct kiln_dataset_api {
      * returns KILN_ERR_CAPACITY with *needed set, and the caller retries with a larger buffer. */
     kiln_status (*get)(const kiln_dataset* ds, int64_t i, kiln_array* out, size_t capacity, size_t* needed,
                        int64_t* label, char* err, size_t err_size);
+    /* ABI 2. What a user should know about the opened dataset that is not an error, e.g. files
+     * left out and why, as UTF-8 lines; NULL or "" when there is nothing. Valid until close.
+     * The pointer itself may be NULL (no notes). kiln-data info prints them; the tools print them
+     * as warnings when they open the dataset. */
+    const char* (*notes)(const kiln_dataset* ds);
 } kiln_dataset_api;
 
 /* ---- transforms ---- */

@@ -111,21 +111,22 @@ PluginInfo PluginRegistry::load(const std::string& path) {
     auto entry = reinterpret_cast<kiln_plugin_entry_fn>(symbol);
     const kiln_plugin* plugin = entry();
     if (!plugin) fail(Errc::plugin, "plugin " + path + ": " KILN_PLUGIN_ENTRY_SYMBOL " returned no plugin");
-    if (plugin->abi_version != KILN_PLUGIN_ABI_VERSION)
-        fail(Errc::plugin, "plugin " + path + " was built for plugin ABI " + std::to_string(plugin->abi_version) +
-                               ", this kiln uses ABI " + std::to_string(KILN_PLUGIN_ABI_VERSION));
     return enter(*plugin, path, std::move(library));
 }
 
-PluginInfo PluginRegistry::add(const kiln_plugin& plugin, std::string origin) {
-    if (plugin.abi_version != KILN_PLUGIN_ABI_VERSION)
-        fail(Errc::plugin, "plugin " + origin + " was built for plugin ABI " + std::to_string(plugin.abi_version) +
-                               ", this kiln uses ABI " + std::to_string(KILN_PLUGIN_ABI_VERSION));
-    return enter(plugin, std::move(origin), nullptr);
-}
+PluginInfo PluginRegistry::add(const kiln_plugin& plugin, std::string origin) { return enter(plugin, std::move(origin), nullptr); }
 
 PluginInfo PluginRegistry::enter(const kiln_plugin& plugin, std::string path, std::shared_ptr<const void> library) {
+    if (plugin.abi_version < KILN_PLUGIN_ABI_OLDEST || plugin.abi_version > KILN_PLUGIN_ABI_VERSION)
+        fail(Errc::plugin, "plugin " + path + " was built for plugin ABI " + std::to_string(plugin.abi_version) +
+                               ", this kiln uses ABI " + std::to_string(KILN_PLUGIN_ABI_VERSION) + " (and reads ABI " +
+                               std::to_string(KILN_PLUGIN_ABI_OLDEST) + " and later)");
     if (!plugin.name || !*plugin.name) fail(Errc::plugin, "plugin " + path + " has no name");
+    if (const kiln_dataset_api* d = plugin.dataset) {
+        const char* missing = !d->open ? "open" : !d->close ? "close" : !d->length ? "length" : !d->num_classes ? "num_classes"
+                              : !d->class_name ? "class_name" : !d->sample_shape ? "sample_shape" : !d->get ? "get" : nullptr;
+        if (missing) fail(Errc::plugin, "plugin " + path + ": its dataset API has no " + missing + " function");
+    }
     if (plugin.n_transforms < 0 || (plugin.n_transforms > 0 && !plugin.transforms))
         fail(Errc::plugin, "plugin " + path + " declares " + std::to_string(plugin.n_transforms) +
                                " transforms but gives no valid list");
@@ -191,7 +192,7 @@ Dataset PluginRegistry::open_dataset(std::string_view spec) const {
         if (name == e->plugin->name) {
             if (!e->plugin->dataset)
                 fail(Errc::invalid_argument, "plugin '" + name + "' offers no dataset (" + available(true) + ")");
-            return Dataset::open(*e->plugin->dataset, name, spec.substr(colon + 1), e->library);
+            return Dataset::open(*e->plugin->dataset, name, spec.substr(colon + 1), e->library, e->plugin->abi_version);
         }
     fail(Errc::invalid_argument, "no dataset plugin named '" + name + "' (" + available(true) + ")");
 }

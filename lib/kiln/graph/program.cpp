@@ -235,11 +235,13 @@ std::unique_ptr<Program> compile(const Graph& source, const CompileOptions& opti
             }
         p->staging_.assign(staged, 0);
     }
-    // Class counts for validating labels fed to cross_entropy.
+    // Class counts for validating the labels fed to cross_entropy through an input (labels in a
+    // buffer are the caller's own).
     p->classes_.assign(n, 0);
     for (int i = 0; i < n_forward; ++i) {
         const Node& nd = g.nodes()[i];
-        if (nd.op == Op::cross_entropy) p->classes_[nd.in[1]] = g.nodes()[nd.in[0]].shape[1];
+        if (nd.op == Op::cross_entropy && g.nodes()[nd.in[1]].op == Op::input)
+            p->classes_[nd.in[1]] = g.nodes()[nd.in[0]].shape[1];
     }
     p->seed_ = options.seed;
     return p;
@@ -325,8 +327,25 @@ void Program::upload_inputs(int64_t n) {
         backend_->copy_to_device(data_[s.node], staging_.data() + s.offset, input_row_bytes(s.node) * size_t(n));
 }
 
+// Class indices must be in range: caught here, before any kernel runs (cross-entropy's kernels
+// cannot report a bad label). Whether the caller used write_input or wrote input_data itself.
+void Program::check_labels(int64_t n) {
+    for (size_t id = 0; id < classes_.size(); ++id) {
+        if (classes_[id] == 0 || !data_[id]) continue;
+        const Node& nd = graph_.nodes()[id];
+        const void* labels = input_ptr(Value{int32_t(id)});
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t c = nd.dtype == DType::i64 ? static_cast<const int64_t*>(labels)[i] : static_cast<const int32_t*>(labels)[i];
+            if (c < 0 || c >= classes_[id])
+                fail(Errc::invalid_argument, "input '" + nd.name + "': label " + std::to_string(c) + " at index " +
+                                                 std::to_string(i) + " is outside 0.." + std::to_string(classes_[id] - 1));
+        }
+    }
+}
+
 void Program::forward(int64_t n, bool training) {
     check_batch(n, batch_);
+    check_labels(n);
     upload_inputs(n);
     last_n_ = n;
     info_.training = training;
@@ -338,6 +357,7 @@ void Program::forward(int64_t n, bool training) {
 float Program::train_step(int64_t n) {
     if (!can_train()) fail(Errc::invalid_argument, "train_step: the program was compiled without a loss");
     check_batch(n, batch_);
+    check_labels(n);
     upload_inputs(n);
     last_n_ = n;
     info_.training = true;
@@ -366,17 +386,8 @@ void* Program::input_ptr(Value v) {
 void Program::write_input(Value v, const void* src, int64_t n) {
     if (v.id < 0 || v.id >= graph_.size() || graph_.nodes()[v.id].op != Op::input)
         fail(Errc::invalid_argument, "write_input: not an input of this program");
-    const Node& nd = graph_.nodes()[v.id];
     check_batch(n, batch_);
     if (!data_[v.id]) return;  // an input nothing reads
-    if (classes_[v.id] > 0) {  // class indices must be in range: catch it here, not in a kernel
-        for (int64_t i = 0; i < n; ++i) {
-            int64_t c = nd.dtype == DType::i64 ? static_cast<const int64_t*>(src)[i] : static_cast<const int32_t*>(src)[i];
-            if (c < 0 || c >= classes_[v.id])
-                fail(Errc::invalid_argument, "input '" + nd.name + "': label " + std::to_string(c) + " at index " +
-                                                 std::to_string(i) + " is outside 0.." + std::to_string(classes_[v.id] - 1));
-        }
-    }
     const size_t bytes = input_row_bytes(v.id) * size_t(n);
     if (staged_.empty()) return backend_->copy_to_device(data_[v.id], src, bytes);
     std::memcpy(input_ptr(v), src, bytes);

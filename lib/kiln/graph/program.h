@@ -51,7 +51,9 @@ public:
     Program& operator=(const Program&) = delete;
 
     // --- running ---
-    // Copies n rows (n ≤ compiled batch) of an input into the arena.
+    // Copies n rows (n ≤ compiled batch) of an input into the arena. A call consumes its inputs
+    // (the arena reuses their memory after their last use): write them again before the next.
+    // Class labels outside the classes are refused by the call, before any kernel runs.
     void write_input(Value input, const void* data, int64_t n);
     // Where to write an input's rows before a call: its arena slot on the CPU; on a device
     // backend a host staging buffer (allocated at compile), copied to the device by each call.
@@ -103,6 +105,7 @@ private:
     void* input_ptr(Value v);
     void run_steps(int begin, int end, int64_t n);
     void upload_inputs(int64_t n);
+    void check_labels(int64_t n);
     size_t input_row_bytes(int node) const;
     TensorRef ref(int node, int64_t n) const;
     // Dropout masks depend on the seed and the optimizer step only, so a resumed run and a
