@@ -26,6 +26,7 @@
 #include "dataset.h"
 #include "device.h"
 #include "kiln/core/error.h"
+#include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/graph/program.h"
@@ -48,12 +49,6 @@ using kiln::fail;
 using kiln::tools::Args;
 using kiln::tools::Command;
 using json = nlohmann::json;
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(Errc::io, path + ": cannot open");
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 std::string fixed(double v) { return kiln::tools::format_number(v); }
 
@@ -101,7 +96,11 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     kiln::Graph g(0);
     kiln::Shape xs{batch};
     for (int64_t d : m.spec.input_shape) xs.push_back(d);
-    m.x = g.input("x", xs);
+    try {
+        m.x = g.input("x", xs);
+    } catch (const kiln::Error& e) {
+        fail(e.code(), model_path + ": input_shape: " + e.what());
+    }
     m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
     kiln::CompileOptions copt;
     copt.outputs = {m.logits};
@@ -129,7 +128,7 @@ void refresh_report(const Model& m, const std::string& out) {
     if (fs::exists(evaluation)) {
         json e;
         try {
-            e = json::parse(read_text(evaluation));
+            e = json::parse(kiln::read_file(evaluation, "evaluation"));
             char acc[32];
             std::snprintf(acc, sizeof acc, "%.2f %%", 100 * e.at("accuracy").get<double>());
             page.facts.push_back({"evaluated on", e.at("data").get<std::string>() + " (" +
@@ -145,7 +144,7 @@ void refresh_report(const Model& m, const std::string& out) {
     }
     page.pictures = kiln::tools::run_pictures({out, m.run_dir});
     const std::string history = m.run_dir + "/history.json";
-    if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(read_text(history), history));
+    if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(kiln::read_file(history, "history"), history));
     kiln::report::write_html_report(out + "/report.html", page);
 }
 

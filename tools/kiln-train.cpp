@@ -29,6 +29,7 @@
 #include "device.h"
 #include "run_report.h"
 #include "kiln/core/error.h"
+#include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/graph/program.h"
@@ -111,12 +112,6 @@ double number(const Args& a, const std::string& name, double lo, double hi) {
 }
 
 bool yes(const Args& a, const std::string& name) { return a.choice(name, {"yes", "no"}) == "yes"; }
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(Errc::io, path + ": cannot open");
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 std::string quoted(const std::string& s) {
     if (s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:,=") == std::string::npos) return s;
@@ -389,7 +384,7 @@ int train_command(int argc, char** argv) {
         with_optimizer.optimizer = true;
         const kiln::io::Metadata meta = kiln::io::load_state(*program, last_path, with_optimizer);
         train::restore_state(meta, last_path, state);
-        rows = train::parse_history_json(read_text(history_path + ".json"), history_path + ".json");
+        rows = train::parse_history_json(kiln::read_file(history_path + ".json", "history"), history_path + ".json");
         std::erase_if(rows, [&](const train::HistoryRow& r) { return r.epoch > state.epoch; });
     } else {
         kiln::io::write_file_atomic(model_path, kiln::nn::to_json(spec));

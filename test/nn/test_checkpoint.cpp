@@ -158,4 +158,43 @@ BOOST_AUTO_TEST_CASE(mismatches_name_the_tensor_and_leave_the_program_unchanged)
     std::string wrong_dtype = dir / "dtype.safetensors";
     io::save_safetensors(wrong_dtype, f.tensors, f.metadata);
     expect_error([&] { io::load_state(*p2, wrong_dtype); }, Errc::format, "tensor 'fc2.bias' is i32 [1], expected f32 [1]");
+
+    // Weights holding NaN or an infinity are refused (they would only ever predict NaN).
+    for (auto& t : f.tensors)
+        if (t.name == "fc2.bias") t.dtype = DType::f32;
+    before = state_bytes(*p2, "fc1.weight");
+    for (const float bad : {std::nanf(""), -INFINITY}) {
+        io::SafetensorsFile g = f;
+        for (auto& t : g.tensors)
+            if (t.name == "fc1.weight") {
+                std::memcpy(t.data.data() + 2 * sizeof(float), &bad, sizeof bad);
+                std::memcpy(t.data.data() + 4 * sizeof(float), &bad, sizeof bad);
+            }
+        const std::string nan_path = dir / "nan.safetensors";
+        io::save_safetensors(nan_path, g.tensors, g.metadata);
+        expect_error([&] { io::load_state(*p2, nan_path); }, Errc::format,
+                     nan_path + ": tensor 'fc1.weight' holds 2 non-finite values (the first, " +
+                         (std::isnan(bad) ? "NaN" : "-inf") + ", at index 2); the weights are unusable (did the training diverge?)");
+        BOOST_TEST(state_bytes(*p2, "fc1.weight") == before);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_tampered_step_count_is_refused) {
+    TempDir dir;
+    Net net(1);
+    auto p = net.compile_training();
+    step(*p, net);
+    const std::string path = dir / "state.safetensors";
+    io::save_state(*p, path, {.optimizer = true});
+    io::SafetensorsFile f = io::load_safetensors(path);
+    for (const char* bad : {"-5", "12abc", "99999999999999999999", "", " 7", "4611686018427387905"}) {
+        f.metadata["kiln.step"] = bad;
+        io::save_safetensors(path, f.tensors, f.metadata);
+        expect_error([&] { io::load_state(*p, path, {.optimizer = true}); }, Errc::format,
+                     path + ": metadata kiln.step is not a whole number from 0 to 4,611,686,018,427,387,904: '" + std::string(bad) + "'");
+    }
+    f.metadata["kiln.step"] = "4611686018427387904";
+    io::save_safetensors(path, f.tensors, f.metadata);
+    io::load_state(*p, path, {.optimizer = true});
+    BOOST_TEST(p->step_count() == int64_t(1) << 62);
 }

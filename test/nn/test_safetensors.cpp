@@ -200,12 +200,19 @@ BOOST_AUTO_TEST_CASE(malformed_files_are_rejected_with_the_file_and_the_problem)
     expect_load_error(dir, raw_file("{" + entry("w", "F32", "[2]", 8, 4) + "}", 8), "end before they begin");
     expect_load_error(dir, raw_file("{" + entry("w", "F32", "[3]", 0, 8) + "}", 12), "shape [3] of F32 needs 12 bytes");
     expect_load_error(dir, raw_file("{" + entry("w", "F32", "[-2]", 0, 8) + "}", 8), "non-negative integers");
-    expect_load_error(dir, raw_file("{" + entry("w", "F32", "[4611686018427387904, 4]", 0, 8) + "}", 8), "too large");
+    expect_load_error(dir, raw_file("{" + entry("w", "F32", "[4611686018427387904, 4]", 0, 8) + "}", 8),
+                      "dimension 4611686018427387904 of 'shape' is past kiln's limit of 2,147,483,647");
+    expect_load_error(dir, raw_file("{" + entry("w", "F32", "[2147483647, 2147483647, 2147483647, 4]", 0, 8) + "}", 8), "too large");
     expect_load_error(dir, raw_file("{" + entry("a", "F32", "[2]", 0, 8) + "," + entry("b", "F32", "[2]", 4, 12) + "}", 12),
                       "tensors 'a' [0, 8] and 'b' [4, 12] overlap");
     expect_load_error(dir, raw_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8), "'data_offsets' must be [begin, end]");
     expect_load_error(dir, raw_file("{\"w\": 3}", 0), "tensor 'w': entry is not a JSON object");
     expect_load_error(dir, raw_file("{\"__metadata__\":{\"n\":1}}", 0), "__metadata__ value of 'n' is not a string");
+    // A name twice (JSON parsers keep the last; the reference reader refuses it, and so does kiln).
+    expect_load_error(dir, raw_file("{" + entry("w", "F32", "[2]", 0, 8) + "," + entry("w", "F32", "[1]", 8, 12) + "}", 12),
+                      "tensor 'w' appears twice in the header");
+    expect_load_error(dir, raw_file("{\"w\":{\"dtype\":\"F32\",\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+                      "the header's key 'dtype' appears twice in one entry");
 
     try {
         io::load_safetensors(dir / "does-not-exist.safetensors");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,37 @@ BOOST_AUTO_TEST_CASE(train_state_survives_metadata_bit_for_bit) {
     BOOST_TEST(std::isinf(back.early.dynamic_threshold));
     BOOST_CHECK_THROW(train::restore_state({}, "x.safetensors", back), Error);
     BOOST_CHECK_THROW(train::restore_state({{"kiln.train_state", "{\"epoch\": 1}"}}, "x.safetensors", back), Error);
+}
+
+// A tampered last.safetensors must not reach the fit loop with counters that overflow or
+// contradict each other (one such run once printed a loss of -0.0000).
+BOOST_AUTO_TEST_CASE(a_tampered_train_state_is_refused_naming_the_field) {
+    train::TrainState s;
+    s.epoch = 3, s.batch = 17, s.correct = 1234, s.seen = 2000, s.best_epoch = 2;
+    auto message = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json j = nlohmann::json::parse(train::state_metadata(s).at("kiln.train_state"));
+        j[key] = value;
+        train::TrainState back;
+        try {
+            train::restore_state({{"kiln.train_state", j.dump()}}, "last.safetensors", back);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("(no error)");
+    };
+    BOOST_TEST(message("seen", 9223372036854775807LL) ==
+               "last.safetensors: kiln.train_state.seen is missing or not a whole number from 0 to 1,099,511,627,776");
+    BOOST_TEST(message("batch", -1) ==
+               "last.safetensors: kiln.train_state.batch is missing or not a whole number from 0 to 1,099,511,627,776");
+    BOOST_TEST(message("epoch", 18446744073709551615ULL) ==
+               "last.safetensors: kiln.train_state.epoch is missing or not a whole number from 0 to 1,099,511,627,776");
+    BOOST_TEST(message("correct", 2001) == "last.safetensors: kiln.train_state is inconsistent: correct 2001 > seen 2000");
+    BOOST_TEST(message("seen", 0) == "last.safetensors: kiln.train_state is inconsistent: correct 1234 > seen 0");
+    BOOST_TEST(message("best_epoch", 4) == "last.safetensors: kiln.train_state is inconsistent: best_epoch 4 > epoch 3");
+    BOOST_TEST(message("loss_sum", "-0x1p+0") == "last.safetensors: kiln.train_state.loss_sum is not a finite amount ≥ 0");
+    BOOST_TEST(message("seconds", "inf") == "last.safetensors: kiln.train_state.seconds is not a finite amount ≥ 0");
+    BOOST_TEST(message("batch", 0) == "last.safetensors: kiln.train_state is inconsistent: seen 2000 samples in 0 batches");
+    BOOST_TEST(message("epoch", 3) == "(no error)");
 }
 
 BOOST_AUTO_TEST_CASE(history_files) {

@@ -1,8 +1,11 @@
 #include "kiln/io/checkpoint.h"
 
+#include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 #include "kiln/io/safetensors.h"
 
 namespace kiln::io {
@@ -58,6 +61,23 @@ Metadata load_state(Program& program, const std::string& path, const StateOption
                      describe(e.dtype, e.shape));
         matches.emplace_back(&e, t);
     }
+    // Weights that hold NaN or an infinity would load and then predict NaN with exit status 0.
+    for (const auto& [e, t] : matches) {
+        if (t->dtype != DType::f32) continue;
+        const size_t n = t->data.size() / sizeof(float);
+        size_t bad = 0, first = 0;
+        float first_value = 0;
+        for (size_t i = 0; i < n; ++i) {
+            float v;
+            std::memcpy(&v, t->data.data() + i * sizeof(float), sizeof v);
+            if (std::isfinite(v)) continue;
+            if (bad++ == 0) first = i, first_value = v;
+        }
+        if (bad > 0)
+            fail(Errc::format, path + ": tensor '" + e->name + "' holds " + std::to_string(bad) + " non-finite value" +
+                                   (bad == 1 ? "" : "s") + " (the first, " + (std::isnan(first_value) ? "NaN" : first_value > 0 ? "inf" : "-inf") +
+                                   ", at index " + std::to_string(first) + "); the weights are unusable (did the training diverge?)");
+    }
     if (options.strict) {
         for (const NamedTensor& t : file.tensors)
             if (!program.find_state(t.name) && !(is_optimizer_name(t.name) && !options.optimizer))
@@ -67,11 +87,14 @@ Metadata load_state(Program& program, const std::string& path, const StateOption
     if (options.optimizer) {
         auto it = file.metadata.find("kiln.step");
         if (it != file.metadata.end()) {
-            try {
-                step = std::stoll(it->second);
-            } catch (const std::exception&) {
-                fail(Errc::format, path + ": metadata kiln.step is not an integer: '" + it->second + "'");
-            }
+            // Digits only, and far from where counting further steps could overflow.
+            constexpr int64_t max_step = int64_t(1) << 62;
+            const std::string& text = it->second;
+            const bool digits = !text.empty() && text.size() <= 19 && text.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits || std::stoull(text) > uint64_t(max_step))
+                fail(Errc::format, path + ": metadata kiln.step is not a whole number from 0 to " + limits::with_commas(max_step) +
+                                       ": '" + text + "'");
+            step = std::stoll(text);
         }
     }
 

@@ -28,8 +28,10 @@ struct StateOptions {
 // Parameters and buffers (and optimizer state, if asked), atomically; metadata "format": "pt".
 void save_state(const Program& program, const std::string& path, const StateOptions& options = {});
 
-// Checks every expected tensor is in the file with the program's dtype and shape, and only then
-// writes them into the program; on any Error the program is unchanged. Returns the file's metadata.
+// Checks every expected tensor is in the file with the program's dtype and shape, and that no f32
+// tensor holds NaN or an infinity (an Error naming the tensor: such weights only predict NaN), and
+// only then writes them into the program; on any Error the program is unchanged. Returns the
+// file's metadata.
 Metadata load_state(Program& program, const std::string& path, const StateOptions& options = {});
 
 }  // namespace kiln::io

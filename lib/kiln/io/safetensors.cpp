@@ -13,6 +13,7 @@
 #include <set>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 
 // Tensor bytes go to and from memory unchanged, which is little-endian only on a little-endian host.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
@@ -108,7 +109,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
     for (const auto& d : *shape) {
         if (!d.is_number_unsigned()) bad("'shape' must hold non-negative integers");
         uint64_t dim = d.get<uint64_t>();
-        if (dim > uint64_t(INT64_MAX) || __builtin_mul_overflow(bytes, dim, &bytes)) bad("shape is too large");
+        if (dim > uint64_t(limits::dim)) bad("dimension " + std::to_string(dim) + " of 'shape' is past kiln's limit of " + limits::with_commas(limits::dim));
+        if (__builtin_mul_overflow(bytes, dim, &bytes)) bad("shape is too large");
         out.shape.push_back(static_cast<int64_t>(dim));
     }
     uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
@@ -249,8 +251,20 @@ SafetensorsFile load_safetensors(const std::string& path) {
     std::string text(header_bytes, '\0');
     read_all(fd.fd, text.data(), text.size(), 8, path);
     nlohmann::json header;
+    // JSON lets a key appear twice in an object (the parser keeps the last); safetensors' reference
+    // reader refuses that, and so does kiln: two "fc.weight" entries are two claims on one name.
+    std::vector<std::set<std::string>> keys;  // of each open object
+    auto no_duplicates = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        using E = nlohmann::json::parse_event_t;
+        if (event == E::object_start) keys.emplace_back();
+        if (event == E::object_end) keys.pop_back();
+        if (event == E::key && !keys.back().insert(parsed.get<std::string>()).second)
+            fail_format(path, depth == 1 ? "tensor '" + parsed.get<std::string>() + "' appears twice in the header"
+                                         : "the header's key '" + parsed.get<std::string>() + "' appears twice in one entry");
+        return true;
+    };
     try {
-        header = nlohmann::json::parse(text);
+        header = nlohmann::json::parse(text, no_duplicates);
     } catch (const nlohmann::json::exception& e) {
         fail_format(path, std::string("header is not valid JSON: ") + e.what());
     }

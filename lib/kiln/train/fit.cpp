@@ -89,6 +89,13 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
     if (cfg.early_stopping) check_metric(state.early.monitor, "early stopping");
     const bool best_lower = lower_is_better(cfg.checkpoint_monitor);
 
+    // A resumed state must fit this data: its position inside an epoch of these batches.
+    if (state.batch > train.num_batches() || state.seen > train.size())
+        fail(Errc::invalid_argument, "resume: the checkpoint is at batch " + std::to_string(state.batch) + " with " +
+                                         std::to_string(state.seen) + " samples seen, past an epoch of " +
+                                         std::to_string(train.num_batches()) + " batches and " + std::to_string(train.size()) +
+                                         " samples of " + train.dataset().spec());
+
     BatchBuffers buf(m);
     float* xin = m.program.input_data<float>(m.x);
     int64_t* yin = m.program.input_data<int64_t>(m.y);

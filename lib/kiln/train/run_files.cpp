@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln/core/error.h"
+#include "kiln/core/limits.h"
 
 namespace kiln::train {
 
@@ -29,10 +30,21 @@ double unhex(const json& j, const char* key, const std::string& origin) {
     return v;
 }
 
+// Counters of a run: whole numbers from 0 to 2^40 (far past any real run, far from overflowing
+// as batches are added to them).
 int64_t integer(const json& j, const char* key, const std::string& origin) {
-    if (!j.contains(key) || !j[key].is_number_integer() || j[key].get<int64_t>() < 0)
-        fail(Errc::format, origin + ": kiln.train_state." + key + " is missing or not a whole number");
+    constexpr int64_t max = int64_t(1) << 40;
+    if (!j.contains(key) || !j[key].is_number_integer() || (j[key].is_number_unsigned() && j[key].get<uint64_t>() > uint64_t(max)) ||
+        j[key].get<int64_t>() < 0 || j[key].get<int64_t>() > max)
+        fail(Errc::format, origin + ": kiln.train_state." + key + " is missing or not a whole number from 0 to " + limits::with_commas(max));
     return j[key].get<int64_t>();
+}
+
+// A sum or a time so far: finite and ≥ 0.
+double amount(const json& j, const char* key, const std::string& origin) {
+    const double v = unhex(j, key, origin);
+    if (!(v >= 0) || !std::isfinite(v)) fail(Errc::format, origin + ": kiln.train_state." + key + " is not a finite amount ≥ 0");
+    return v;
 }
 
 json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
@@ -61,14 +73,20 @@ void restore_state(const io::Metadata& metadata, const std::string& origin, Trai
     if (!j.is_object()) fail(Errc::format, origin + ": kiln.train_state is not a JSON object");
     s.epoch = integer(j, "epoch", origin);
     s.batch = integer(j, "batch", origin);
-    s.loss_sum = unhex(j, "loss_sum", origin);
-    s.seconds = unhex(j, "seconds", origin);
+    s.loss_sum = amount(j, "loss_sum", origin);
+    s.seconds = amount(j, "seconds", origin);
     s.correct = integer(j, "correct", origin);
     s.seen = integer(j, "seen", origin);
     s.best_score = unhex(j, "best_score", origin);
     s.best_epoch = integer(j, "best_epoch", origin);
     s.early.misses = integer(j, "early_misses", origin);
     s.early.dynamic_threshold = unhex(j, "early_threshold", origin);
+    // What one epoch's counters imply about each other (the data's size is checked by fit).
+    auto bad = [&](const std::string& what) { fail(Errc::format, origin + ": kiln.train_state is inconsistent: " + what); };
+    if (s.correct > s.seen) bad("correct " + std::to_string(s.correct) + " > seen " + std::to_string(s.seen));
+    if ((s.seen == 0) != (s.batch == 0)) bad("seen " + std::to_string(s.seen) + " samples in " + std::to_string(s.batch) + " batches");
+    if (s.best_epoch > s.epoch) bad("best_epoch " + std::to_string(s.best_epoch) + " > epoch " + std::to_string(s.epoch));
+    if (s.early.misses > s.epoch) bad("early_misses " + std::to_string(s.early.misses) + " > epoch " + std::to_string(s.epoch));
 }
 
 std::string history_csv(const std::vector<HistoryRow>& rows) {
