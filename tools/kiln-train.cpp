@@ -246,7 +246,7 @@ Args parse(const Command& cmd, int argc, char** argv) {
     json saved;
     try {
         saved = json::parse(it->second);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail(Errc::format, last + ": kiln.config is not valid JSON: " + e.what());
     }
     std::vector<std::string> words{argv[0]};

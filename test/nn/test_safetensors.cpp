@@ -22,7 +22,7 @@ namespace {
 
 template <class T> NamedTensor tensor(const std::string& name, Shape shape, const std::vector<T>& values) {
     NamedTensor t{name, dtype_of<T>(), shape, std::vector<uint8_t>(values.size() * sizeof(T))};
-    std::memcpy(t.data.data(), values.data(), t.data.size());
+    if (!values.empty()) std::memcpy(t.data.data(), values.data(), t.data.size());
     return t;
 }
 

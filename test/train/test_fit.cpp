@@ -43,6 +43,7 @@ const kiln_dataset_api two_blobs_api = {
         *label = i % 2;
         return KILN_OK;
     },
+    nullptr,  // notes
 };
 
 data::DataLoader loader(bool shuffle, std::vector<int64_t> indices) {

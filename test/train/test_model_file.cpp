@@ -186,6 +186,9 @@ BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_naming_the_field) {
                     "68,719,476,736 elements, kiln's limit");
     m = message_of(R"({"builtin": "tinyvgg", "class_names": ["a", 7]})");
     BOOST_TEST(m == "net.json: class_names[1]: expected a string, got 7");
+    // A number past what a double holds is a JSON error, not an uncaught exception (found by fuzz-model-json).
+    m = message_of(R"({"builtin": "tinyvgg", "hidden_units": 6666666666632E666666})");
+    BOOST_TEST(contains(m, "net.json: not valid JSON: [json.exception.out_of_range.406] number overflow"), m);
     // Nesting: deep Sequentials are refused; a deeply nested value is shown cut short.
     std::string deep = R"({"type": "ReLU"})";
     for (int i = 0; i < 100; ++i) deep = R"({"type": "Sequential", "layers": [)" + deep + "]}";

@@ -169,6 +169,9 @@ BOOST_AUTO_TEST_CASE(a_tampered_train_state_is_refused_naming_the_field) {
     BOOST_TEST(message("seconds", "inf") == "last.safetensors: kiln.train_state.seconds is not a finite amount ≥ 0");
     BOOST_TEST(message("batch", 0) == "last.safetensors: kiln.train_state is inconsistent: seen 2000 samples in 0 batches");
     BOOST_TEST(message("epoch", 3) == "(no error)");
+    train::TrainState back;
+    BOOST_CHECK_EXCEPTION(train::restore_state({{"kiln.train_state", R"({"epoch": 1e999})"}}, "last.safetensors", back), Error,
+                          [](const Error& e) { return std::string(e.what()).find("kiln.train_state is not valid JSON") != std::string::npos; });
 }
 
 BOOST_AUTO_TEST_CASE(history_files) {

@@ -18,7 +18,7 @@ void copy_message(char* err, size_t err_size, const std::string& text) {
     std::snprintf(err, err_size, "%s", text.c_str());
 }
 
-const char* elem_name(kiln_elem e) { return e == KILN_U8 ? "u8" : e == KILN_F32 ? "f32" : "?"; }
+const char* elem_name(int32_t e) { return e == KILN_U8 ? "u8" : e == KILN_F32 ? "f32" : "?"; }
 
 const char* status_name(kiln_status s) {
     switch (s) {

@@ -50,7 +50,7 @@ typedef enum kiln_elem { KILN_U8 = 0, KILN_F32 = 1 } kiln_elem;
 
 /* A sample's data: u8 images are H×W×C (shape = {H, W, C}, rank 3); f32 tensors any rank ≤ 4. */
 typedef struct kiln_array {
-    kiln_elem elem;
+    int32_t elem; /* a kiln_elem; an integer so that any value a plugin writes is well-defined to read */
     int32_t rank;
     int64_t shape[4];
     void* data;

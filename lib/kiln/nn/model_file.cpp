@@ -411,7 +411,7 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
     json j;
     try {
         j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail(Errc::format, origin + ": not valid JSON: " + e.what());
     }
     Reader r(origin, "", j);

@@ -67,7 +67,7 @@ void restore_state(const io::Metadata& metadata, const std::string& origin, Trai
     json j;
     try {
         j = json::parse(it->second);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail(Errc::format, origin + ": kiln.train_state is not valid JSON: " + e.what());
     }
     if (!j.is_object()) fail(Errc::format, origin + ": kiln.train_state is not a JSON object");
