@@ -8,5 +8,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/setup-sanitize.sh
 . "$here/setup-sanitize.sh"
 meson compile -C "$sanitize_build"
+export KILN_TEST_QUICK=1   # the heaviest tests do less of the same (test/quick.h)
 rm -f "$sanitize_build/meson-logs/testlog.json"   # never count an earlier run's results
 meson test -C "$sanitize_build" --print-errorlogs --num-processes 2 --timeout-multiplier 3 "$@"

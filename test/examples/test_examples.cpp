@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kiln/io/safetensors.h"
+#include "quick.h"
 
 namespace {
 
@@ -101,8 +102,12 @@ BOOST_AUTO_TEST_CASE(tinyvgg_learns_a_slice_of_fashion_mnist) {
         return;
     }
     // One epoch over 8,000 real training images, tested on 1,333 real test images (75 % here).
-    // Chance is 10 %.
-    Run r = run_example("fashion_mnist", "", "--model tinyvgg --epochs 1 --limit 8000 --data " + std::string(data));
+    // Chance is 10 %. Quick: 2,000 images in batches of 8, tested on 333 (53 % here; 34–73 % over
+    // seeds 1–4), a quarter of the work.
+    const bool quick = kiln::testing::quick();
+    if (quick) BOOST_TEST_MESSAGE("KILN_TEST_QUICK: TinyVGG on 2,000 images in batches of 8, not 8,000 in 32");
+    Run r = run_example("fashion_mnist", "",
+                        std::string("--model tinyvgg --epochs 1 ") + (quick ? "--limit 2000 --batch 8" : "--limit 8000") + " --data " + data);
     BOOST_TEST(r.status == 0, r.output);
-    BOOST_TEST(r.number("best_test_accuracy") >= 0.6, r.output);
+    BOOST_TEST(r.number("best_test_accuracy") >= (quick ? 0.3 : 0.6), r.output);
 }

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "alloc_counter.h"
+#include "quick.h"
 #include "kiln/graph/program.h"
 
 using kiln::testing::allocations;
@@ -49,15 +50,17 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
         for (int64_t i = 0; i < batch; ++i) ys[i] = i % 10;
         std::vector<float> out(batch * 10);
 
+        const int steps = kiln::testing::full_or_quick(100, 10, "10 steps and 100 calls, not 100 and 1000");
+        const int calls = 10 * steps;
         const long before = allocations();
         float total = 0;
-        for (int step = 0; step < 100; ++step) {
+        for (int step = 0; step < steps; ++step) {
             p->write_input(x, xs.data(), batch - step % 3);  // the last batch of an epoch is smaller
             p->write_input(y, ys.data(), batch - step % 3);
             p->set_lr(0.01f * (1.0f - step / 200.0f));
             total += p->train_step(batch - step % 3);
         }
-        for (int call = 0; call < 1000; ++call) {  // a call consumes its inputs: write them again
+        for (int call = 0; call < calls; ++call) {  // a call consumes its inputs: write them again
             p->write_input(x, xs.data(), 1 + call % batch);
             p->write_input(y, ys.data(), 1 + call % batch);
             p->input_data<float>(x)[0] = float(call);
@@ -65,7 +68,7 @@ BOOST_AUTO_TEST_CASE(training_and_inference_allocate_nothing_after_compile) {
             p->read(probs, out.data());
         }
         const long during = allocations() - before;
-        BOOST_TEST(during == 0, (adam ? "AdamW" : "SGD") << ": " << during << " allocations in 100 steps + 1000 calls");
+        BOOST_TEST(during == 0, (adam ? "AdamW" : "SGD") << ": " << during << " allocations in " << steps << " steps + " << calls << " calls");
         BOOST_TEST(std::isfinite(total));
     }
 }
@@ -97,20 +100,22 @@ BOOST_AUTO_TEST_CASE(cnn_training_and_inference_allocate_nothing_after_compile) 
     std::vector<int64_t> ys(batch);
     for (size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 17) / 17.0f;
     for (int64_t i = 0; i < batch; ++i) ys[i] = i % 3;
+    const int steps = kiln::testing::full_or_quick(100, 10, "10 steps and 100 calls, not 100 and 1000");
+    const int calls = 10 * steps;
     const long before = allocations();
     float total = 0;
-    for (int step = 0; step < 100; ++step) {
+    for (int step = 0; step < steps; ++step) {
         p->write_input(x, xs.data(), batch - step % 3);
         p->write_input(y, ys.data(), batch - step % 3);
         total += p->train_step(batch - step % 3);
     }
-    for (int call = 0; call < 1000; ++call) {  // a call consumes its inputs: write them again
+    for (int call = 0; call < calls; ++call) {  // a call consumes its inputs: write them again
         p->write_input(x, xs.data(), 1 + call % batch);
         p->write_input(y, ys.data(), 1 + call % batch);
         p->forward(1 + call % batch);
         p->read(logits, out.data());
     }
     const long during = allocations() - before;
-    BOOST_TEST(during == 0, during << " allocations in 100 CNN steps + 1000 calls");
+    BOOST_TEST(during == 0, during << " allocations in " << steps << " CNN steps + " << calls << " calls");
     BOOST_TEST(std::isfinite(total));
 }
