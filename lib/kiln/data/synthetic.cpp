@@ -46,14 +46,17 @@ template <class Target> Samples<Target> shuffled(const Samples<Target>& d, Gener
 Regression make_line(float weight, float bias, double start, double end, double step) {
     require(step > 0 && end >= start, "make_line: need step > 0 and end >= start");
     // As torch.arange: count and positions in double (0.02 steps give exactly 50 points on [0, 1));
-    // y in float, as weight * X + bias on a float tensor.
+    // y in float, as weight * X + bias on a float tensor: two roundings. The volatile product
+    // keeps the compiler from fusing them into one FMA (GCC does at -O2 on FMA hardware), which
+    // made y differ from PyTorch's in the last bit.
     int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
     Regression d;
     d.n_features = 1;
     for (int64_t i = 0; i < n; ++i) {
         float x = static_cast<float>(start + double(i) * step);
         d.x.push_back(x);
-        d.y.push_back(weight * x + bias);
+        const volatile float product = weight * x;
+        d.y.push_back(product + bias);
     }
     return d;
 }
