@@ -296,6 +296,23 @@ BOOST_AUTO_TEST_CASE(plugins_lists_plugins_transforms_and_files_it_could_not_use
     BOOST_TEST(r.out.find("\n  " + (extra / "kiln-broken.so") + "\n", problems) != std::string::npos, r.out);
 }
 
+// The plugins test/data builds to break the ABI: the ones kiln refuses are listed with the reason,
+// and the one that loads but lies about a sample stops info with an error, not a crash.
+BOOST_AUTO_TEST_CASE(plugins_that_break_the_abi_are_listed_or_refused_with_the_reason) {
+    const std::string bad = KILN_TEST_BAD_PLUGIN_DIR, env = "KILN_PLUGIN_PATH=" + shell_quoted(bad) + " ";
+    const Run r = kiln_data({"plugins"}, env);
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out.find("  misbehaving 0.0.1 (dataset)") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("  " + bad + "/kiln-incomplete.so\n    plugin " + bad + "/kiln-incomplete.so: its dataset API has no get function") !=
+                   std::string::npos, r.out);
+    BOOST_TEST(r.out.find("built for plugin ABI 999, this kiln uses ABI 2") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find("has no kiln_plugin_entry function") != std::string::npos, r.out);
+    const Run lie = kiln_data({"info", "misbehaving:lie"}, env);
+    BOOST_TEST(lie.status == 1);
+    BOOST_TEST(lie.err == "kiln-data: error: misbehaving:lie: delivered u8 [1000, 1000, 1], 1,000,000 bytes in a buffer of 64 bytes "
+                          "(sample 0)\n", lie.err);
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_plugin_is_an_error_with_status_1) {
     const Run r = kiln_data({"info", "nosuch:/data"});
     BOOST_TEST(r.status == 1);
