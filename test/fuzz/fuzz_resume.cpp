@@ -6,23 +6,11 @@
 
 #include "fuzz.h"
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
 #include "kiln/io/checkpoint.h"
-#include "kiln/nn/layers.h"
 #include "kiln/train/run_files.h"
+#include "resume_program.h"
 
 namespace {
-
-// The program the seeds were saved from (make_seeds.cpp): Linear(4, 3), SGD with momentum.
-std::unique_ptr<kiln::Program> small_program() {
-    kiln::Graph g(7);
-    const kiln::Value x = g.input("x", {2, 4}), y = g.input("y", {2}, kiln::DType::i64);
-    const kiln::Value logits = kiln::nn::linear(g, "fc", x, 3);
-    kiln::CompileOptions o;
-    o.loss = g.cross_entropy(logits, y);
-    o.optimizer = kiln::SGD{.lr = 0.1f, .momentum = 0.9f};
-    return kiln::compile(g, o);
-}
 
 std::vector<uint8_t> all_state(const kiln::Program& p) {
     std::vector<uint8_t> bytes;
@@ -39,7 +27,7 @@ std::vector<uint8_t> all_state(const kiln::Program& p) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace kiln;
     static fuzz::MemFile file("last.safetensors");
-    static const std::unique_ptr<Program> program = small_program();
+    static const std::unique_ptr<Program> program = fuzz::resume_program();
     static const std::vector<uint8_t> initial = all_state(*program);
     const std::string& path = file.hold(data, size);
     io::StateOptions with_optimizer;

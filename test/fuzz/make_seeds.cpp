@@ -15,10 +15,10 @@
 #include "kiln/image/codec.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
-#include "kiln/nn/layers.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"
 #include "kiln/train/run_files.h"
+#include "resume_program.h"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
@@ -112,15 +112,6 @@ void image_seeds() {
 }
 
 // ---- safetensors, resume: files kiln writes, and one as PyTorch writes it ----
-std::unique_ptr<kiln::Program> resume_program() {  // the same program as fuzz_resume.cpp's
-    kiln::Graph g(7);
-    const kiln::Value x = g.input("x", {2, 4}), y = g.input("y", {2}, kiln::DType::i64);
-    const kiln::Value logits = kiln::nn::linear(g, "fc", x, 3);
-    kiln::CompileOptions o;
-    o.loss = g.cross_entropy(logits, y);
-    o.optimizer = kiln::SGD{.lr = 0.1f, .momentum = 0.9f};
-    return kiln::compile(g, o);
-}
 void safetensors_seeds() {
     TempDir dir;
     using kiln::io::NamedTensor;
@@ -140,7 +131,7 @@ void safetensors_seeds() {
     torch.resize(torch.size() + 16, 0);
     seed("safetensors", "torch", torch);
 
-    auto p = resume_program();
+    auto p = kiln::fuzz::resume_program();
     kiln::train::TrainState state;
     state.epoch = 2, state.batch = 3, state.seen = 6, state.correct = 4, state.best_epoch = 1, state.loss_sum = 4.5;
     kiln::io::StateOptions o;

@@ -235,13 +235,12 @@ std::unique_ptr<Program> compile(const Graph& source, const CompileOptions& opti
             }
         p->staging_.assign(staged, 0);
     }
-    // Class counts for validating the labels fed to cross_entropy through an input (labels in a
-    // buffer are the caller's own).
-    p->classes_.assign(n, 0);
+    // The inputs that feed cross_entropy its labels, checked at every call (labels in a buffer are
+    // the caller's own).
     for (int i = 0; i < n_forward; ++i) {
         const Node& nd = g.nodes()[i];
-        if (nd.op == Op::cross_entropy && g.nodes()[nd.in[1]].op == Op::input)
-            p->classes_[nd.in[1]] = g.nodes()[nd.in[0]].shape[1];
+        if (nd.op == Op::cross_entropy && g.nodes()[nd.in[1]].op == Op::input && p->data_[nd.in[1]])
+            p->label_inputs_.push_back({nd.in[1], g.nodes()[nd.in[0]].shape[1]});
     }
     p->seed_ = options.seed;
     return p;
@@ -330,15 +329,14 @@ void Program::upload_inputs(int64_t n) {
 // Class indices must be in range: caught here, before any kernel runs (cross-entropy's kernels
 // cannot report a bad label). Whether the caller used write_input or wrote input_data itself.
 void Program::check_labels(int64_t n) {
-    for (size_t id = 0; id < classes_.size(); ++id) {
-        if (classes_[id] == 0 || !data_[id]) continue;
-        const Node& nd = graph_.nodes()[id];
-        const void* labels = input_ptr(Value{int32_t(id)});
+    for (const LabelInput& in : label_inputs_) {
+        const Node& nd = graph_.nodes()[in.node];
+        const void* labels = input_ptr(Value{in.node});
         for (int64_t i = 0; i < n; ++i) {
             const int64_t c = nd.dtype == DType::i64 ? static_cast<const int64_t*>(labels)[i] : static_cast<const int32_t*>(labels)[i];
-            if (c < 0 || c >= classes_[id])
+            if (c < 0 || c >= in.classes)
                 fail(Errc::invalid_argument, "input '" + nd.name + "': label " + std::to_string(c) + " at index " +
-                                                 std::to_string(i) + " is outside 0.." + std::to_string(classes_[id] - 1));
+                                                 std::to_string(i) + " is outside 0.." + std::to_string(in.classes - 1));
         }
     }
 }

@@ -121,7 +121,11 @@ private:
     std::vector<void*> data_;        // device address of every node's tensor (nullptr if none)
     std::vector<void*> scratch_;     // per step: its scratch in the arena (nullptr if none)
     std::vector<int32_t> grad_of_;   // param node → its gradient node
-    std::vector<int64_t> classes_;   // input node → class count when it feeds cross_entropy labels
+    struct LabelInput {
+        int32_t node;     // an input feeding cross_entropy its labels
+        int64_t classes;  // the logits' class count
+    };
+    std::vector<LabelInput> label_inputs_;
     std::vector<StateEntry> state_;
     struct StagedInput {
         int32_t node;
