@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/models.h"
 
 using namespace kiln;

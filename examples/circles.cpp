@@ -6,7 +6,7 @@
 
 #include "common.h"
 #include "kiln/data/synthetic.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/layers.h"
 
 using namespace kiln;

@@ -16,7 +16,7 @@
 
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/models.h"
 
 using namespace kiln;

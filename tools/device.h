@@ -18,7 +18,7 @@
 #include "args.h"
 #include "kiln/backend/backend.h"
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 
 namespace kiln::tools {
 

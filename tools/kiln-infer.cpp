@@ -29,7 +29,7 @@
 #include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"

@@ -12,6 +12,7 @@
 #define BOOST_TEST_MODULE backend_ops
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +22,10 @@
 
 #include "../graph/op_cases.h"
 #include "cuda/host_executor.h"
-#include "kiln/backend/backend.h"
+#include "kiln/backend/cpu/cpu_backend.h"
+#include "kiln/backend/registry.h"
 #include "kiln/graph/autodiff.h"
+#include "kiln/runtime/passes.h"
 
 using namespace kiln;
 using kiln::testing::OpCase;
@@ -53,7 +56,6 @@ Graph build(const OpCase& c, const std::vector<Shape>& shapes) {
         Value m = g.buffer(std::string("m").append(std::to_string(k)), s, DType::f32, {});
         Value v = g.buffer(std::string("v").append(std::to_string(k)), s, DType::f32, {});
         Node u;
-        u.has_output = false;
         u.in[0] = params[k].id;
         u.in[1] = grads[params[k].id];
         if (k % 2 == 0) {  // SGD with momentum and weight decay; Adam(W) on the odd ones
@@ -101,9 +103,14 @@ struct Result {
     bool sentinels = true, inputs_unchanged = true;
 };
 
+// The node as a backend is asked about it at compile time (shapes, no addresses). Nothing in these
+// graphs is batched.
+KernelCall describe(const Graph& g, const Node& n) { return passes::kernel_call(g, int32_t(&n - g.nodes().data()), {}, 1); }
+
 Result run_node(Backend& be, const Graph& g, const Node& n, const std::vector<std::vector<uint8_t>>& inputs) {
     std::vector<std::unique_ptr<Buffer>> in;
-    KernelCall call{.op = n.op, .attrs = &n.attrs, .out = {}, .in = {}, .n_in = n.n_in, .scratch = nullptr, .info = &run_info};
+    KernelCall call = describe(g, n);
+    call.info = &run_info;
     for (int i = 0; i < n.n_in; ++i) {
         const Node& src = g.nodes()[n.in[i]];
         in.push_back(std::make_unique<Buffer>(be, inputs[i].size()));
@@ -112,13 +119,13 @@ Result run_node(Backend& be, const Graph& g, const Node& n, const std::vector<st
     }
     std::unique_ptr<Buffer> out, scratch;
     const size_t out_bytes = size_t(n.shape.numel()) * dtype_size(n.dtype);
-    if (n.has_output) {
+    if (n.has_output()) {
         out = std::make_unique<Buffer>(be, out_bytes);
         const std::vector<float> nan(out_bytes / 4, std::numeric_limits<float>::quiet_NaN());
         be.copy_to_device(out->data(), nan.data(), out_bytes);
         call.out = {out->data(), n.dtype, n.shape};
     }
-    if (size_t s = be.scratch_bytes(n, g)) {
+    if (size_t s = be.scratch_bytes(call)) {
         scratch = std::make_unique<Buffer>(be, s);
         call.scratch = scratch->data();
     }
@@ -153,8 +160,8 @@ std::vector<std::vector<uint8_t>> make_inputs(const OpCase& c, const Graph& g, c
     for (int i = 0; i < n.n_in; ++i) {
         const Node& src = g.nodes()[n.in[i]];
         std::vector<uint8_t> b(size_t(src.shape.numel()) * dtype_size(src.dtype), 0);
-        if (src.is_leaf() && !src.init.empty()) {
-            b = src.init;
+        if (src.is_leaf()) {
+            if (!src.init.empty()) b = src.init;  // empty: zeros
         } else if (src.dtype == DType::f32) {
             float* p = reinterpret_cast<float*>(b.data());
             for (size_t k = 0; k < b.size() / 4; ++k)
@@ -200,13 +207,18 @@ void compare_backends(Backend& test, const char* label) {
                 if (n.is_leaf()) continue;
                 std::string key = std::string(op_name(n.op)).append(" ");
                 for (int i = 0; i < n.n_in; ++i) key += shape_str(g.nodes()[n.in[i]].shape);
-                key.append("->").append(n.has_output ? shape_str(n.shape) : std::string("()"));
+                key.append("->").append(n.has_output() ? shape_str(n.shape) : std::string("()"));
                 if (n.op == Op::matmul) key.append(n.attrs.matmul.trans_a ? " ta" : "").append(n.attrs.matmul.trans_b ? " tb" : "");
                 if (n.op == Op::softmax || n.op == Op::log_softmax || n.op == Op::softmax_grad || n.op == Op::log_softmax_grad)
                     key.append(" axis ").append(std::to_string(n.attrs.axis.axis));
                 if (!seen.insert(key).second) continue;  // the same op at the same shapes in another case
-                if (!ref->supports(n, g) || !test.supports(n, g)) {
-                    std::printf("%-60s skipped: unsupported\n", key.c_str());
+                const KernelCall call = describe(g, n);
+                BOOST_TEST(ref->supports(call), "the reference backend does not support " << key);
+                if (!test.supports(call)) {
+                    const auto missing = test.missing_ops();
+                    const bool declared = std::find(missing.begin(), missing.end(), n.op) != missing.end();
+                    std::printf("%-6s %-70s %s\n", label, key.c_str(), declared ? "skipped: the backend declares the op missing" : "FAIL undeclared gap");
+                    BOOST_TEST(declared, label << " refuses " << key << " without declaring " << op_name(n.op) << " in missing_ops()");
                     continue;
                 }
                 const auto inputs = make_inputs(c, g, n, rng);
@@ -232,6 +244,26 @@ void compare_backends(Backend& test, const char* label) {
 }
 
 }  // namespace
+
+// The op table is the authority: every op with a kernel has a reference kernel (and a leaf none),
+// and op_cases exercises every one of them (directly, or in a backward pass or optimizer step).
+BOOST_AUTO_TEST_CASE(every_op_has_a_reference_kernel_and_a_case) {
+    std::set<Op> exercised;
+    for (const OpCase& c : kiln::testing::op_cases())
+        for (const auto* shapes : {&c.small, &c.large}) {
+            const Graph g = build(c, *shapes);
+            for (const Node& n : g.nodes()) exercised.insert(n.op);
+        }
+    for (int i = 0; i < op_count; ++i) {
+        const Op op = static_cast<Op>(i);
+        if (op_info(op).leaf()) {
+            BOOST_TEST(!cpu::reference_kernels[i], op_name(op) << " is a leaf but has a reference kernel");
+            continue;
+        }
+        BOOST_TEST(cpu::reference_kernels[i], op_name(op) << " has no reference kernel (kernels_reference.cpp)");
+        BOOST_TEST(exercised.count(op), op_name(op) << " has no case in test/graph/op_cases.h");
+    }
+}
 
 BOOST_AUTO_TEST_CASE(cpu_simd_matches_reference) {
     auto fast = make_backend("cpu", {.threads = 2});

@@ -40,8 +40,8 @@ struct HostExecutor {
 class CudaOnHostBackend final : public Backend {
 public:
     const char* name() const override { return "cuda-on-host"; }
-    bool supports(const Node& n, const Graph&) const override { return cuda::supported(n); }
-    size_t scratch_bytes(const Node& n, const Graph& g) const override { return cuda::scratch_bytes(n, g); }
+    bool supports(const KernelCall& c) const override { return cuda::supported(c); }
+    size_t scratch_bytes(const KernelCall& c) const override { return cuda::scratch_bytes(c); }
     void* allocate(size_t bytes) override { return std::aligned_alloc(alignment(), (bytes + alignment() - 1) / alignment() * alignment()); }
     void release(void* p) override { std::free(p); }
     void copy_to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }

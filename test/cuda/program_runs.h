@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kiln/core/rng.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/models.h"
 
 namespace kiln::testing {

@@ -11,7 +11,7 @@
 #include <map>
 
 #include "image/make_images.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/image/codec.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"

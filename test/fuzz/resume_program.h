@@ -3,7 +3,7 @@
 #pragma once
 #include <memory>
 
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/layers.h"
 
 namespace kiln::fuzz {

@@ -10,7 +10,7 @@
 
 #include "alloc_counter.h"
 #include "quick.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 
 using kiln::testing::allocations;
 

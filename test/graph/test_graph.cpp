@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/planner.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/planner.h"
+#include "kiln/runtime/program.h"
 
 using namespace kiln;
 

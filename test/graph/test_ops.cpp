@@ -8,7 +8,7 @@
 
 #include <cmath>
 
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "op_cases.h"
 
 using namespace kiln;

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 
 using namespace kiln;
 

@@ -93,7 +93,7 @@ if [ "$cuda" = yes ]; then
 #include <cstdio>
 #include <string>
 
-#include "kiln/backend/backend.h"
+#include "kiln/backend/registry.h"
 #include "kiln/core/error.h"
 
 int main() {

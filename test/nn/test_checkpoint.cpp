@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/nn/layers.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/nn/init.h"
 #include "kiln/nn/layers.h"
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln/backend/backend.h"
+#include "kiln/backend/registry.h"
 #include "kiln/core/error.h"
 #include "kiln/io/safetensors.h"
 #include "nn/temp_dir.h"

@@ -20,7 +20,7 @@
 
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/image/codec.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"

@@ -27,7 +27,7 @@
 
 #include "data/precondition.h"
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"

@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "kiln/core/error.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/layers.h"

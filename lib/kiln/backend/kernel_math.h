@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kiln/backend/backend.h"
+#include "kiln/op/kernel_call.h"
 #include "kiln/core/hostdevice.h"
 #include "kiln/core/rng.h"
 

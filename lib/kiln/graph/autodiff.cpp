@@ -93,6 +93,7 @@ std::vector<int32_t> build_backward(Graph& g, Value loss) {
         Value dy{grad[i]}, y{i};
         Value a{n.in[0]}, c{n.in[1]};
         auto in = [&](int k) { return g.nodes()[n.in[k]]; };
+        static_assert(op_count == 48, "a new op needs its gradient rule in this switch");
         switch (n.op) {
         case Op::matmul: {
             bool ta = n.attrs.matmul.trans_a, tb = n.attrs.matmul.trans_b;

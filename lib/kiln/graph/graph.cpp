@@ -1,5 +1,6 @@
 #include "kiln/graph/graph.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -35,8 +36,25 @@ const Node& Graph::node(Value v) const {
 void Graph::check(Value v, const char* what) const {
     if (v.id < 0 || v.id >= size())
         fail(Errc::invalid_argument, std::string(what) + ": an input is not a value of this graph");
-    if (!nodes_[v.id].has_output)
+    if (!nodes_[v.id].has_output())
         fail(Errc::invalid_argument, std::string(what) + ": an input has no output");
+}
+
+Graph Graph::without_initial_values() const {
+    Graph g;
+    g.rng_ = rng_;
+    g.dropout_count_ = dropout_count_;
+    g.parameter_count_ = parameter_count_;
+    g.max_parameters_ = max_parameters_;
+    g.nodes_.reserve(nodes_.size());
+    for (const Node& n : nodes_) {
+        Node& c = g.nodes_.emplace_back();
+        c.op = n.op, c.dtype = n.dtype, c.shape = n.shape, c.batched = n.batched, c.n_in = n.n_in;
+        std::copy(std::begin(n.in), std::end(n.in), c.in);
+        c.attrs = n.attrs;
+        c.name = n.name;
+    }
+    return g;
 }
 
 Value Graph::add_node(Node n) {
@@ -72,12 +90,11 @@ Value Graph::leaf(Op op, const std::string& name, Shape shape, DType dtype, cons
     std::vector<uint8_t> init;
     try {
         if (make) init = make();
-        if (init.empty() && op != Op::input) init.assign(bytes, 0);
     } catch (const std::bad_alloc&) {
         fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "' " + shape.str() + ": cannot allocate its " +
                                          limits::with_commas(int64_t(bytes)) + " bytes of initial values");
     }
-    if (op != Op::input && init.size() != bytes)
+    if (op != Op::input && !init.empty() && init.size() != bytes)
         fail(Errc::invalid_argument, std::string(op_name(op)) + " '" + name + "': initial data has " +
                                          std::to_string(init.size() / dtype_size(dtype)) + " elements, shape " +
                                          shape.str() + " needs " + std::to_string(numel));

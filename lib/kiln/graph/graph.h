@@ -17,7 +17,7 @@
 #include "kiln/core/limits.h"
 #include "kiln/core/rng.h"
 #include "kiln/core/shape.h"
-#include "kiln/graph/op.h"
+#include "kiln/op/op.h"
 
 namespace kiln {
 
@@ -29,20 +29,20 @@ struct Value {
 };
 
 struct Node {
-    static constexpr int max_inputs = 5;
     Op op = Op::input;
     DType dtype = DType::f32;
-    Shape shape;           // at the compiled batch size
+    Shape shape;           // at the compiled batch size (ops without output: their first input's)
     bool batched = false;  // dim 0 is the batch and may shrink at run time
-    bool has_output = true;  // optimizer steps write their inputs and have none
     int n_in = 0;
-    int32_t in[max_inputs] = {-1, -1, -1, -1, -1};
+    int32_t in[max_op_inputs] = {-1, -1, -1, -1, -1};
     Attrs attrs;
-    std::string name;                // inputs, params and buffers: the state_dict name
-    std::vector<uint8_t> init;       // params and buffers: initial contents (dtype's bytes)
+    std::string name;           // inputs, params and buffers: the state_dict name
+    std::vector<uint8_t> init;  // params and buffers: initial contents (dtype's bytes); empty = zeros
+    // (Graph::without_initial_values copies every field but init.)
 
-    bool is_leaf() const { return op == Op::input || op == Op::param || op == Op::buffer; }
-    bool is_persistent() const { return op == Op::param || op == Op::buffer; }
+    bool is_leaf() const { return op_info(op).leaf(); }
+    bool is_persistent() const { return op_info(op).persistent(); }
+    bool has_output() const { return op_info(op).has_output(); }
 };
 
 class Graph {
@@ -116,6 +116,9 @@ public:
     const std::vector<Node>& nodes() const { return nodes_; }
     Value find(const std::string& name) const;  // a leaf by name, or an invalid Value
     Generator& rng() { return rng_; }
+    // The same graph with every init empty: what a compiled program keeps (its values are on the
+    // backend by then).
+    Graph without_initial_values() const;
 
     // Adds a node whose shape the caller has already worked out (used by autodiff and the
     // optimizer builder; ops above check shapes and then call this).

@@ -8,7 +8,7 @@
 #pragma once
 #include <string>
 
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/io/safetensors.h"
 
 namespace kiln::io {

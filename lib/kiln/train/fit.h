@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "kiln/data/dataloader.h"
-#include "kiln/graph/program.h"
+#include "kiln/runtime/program.h"
 #include "kiln/train/early_stopping.h"
 #include "kiln/train/schedule.h"
 

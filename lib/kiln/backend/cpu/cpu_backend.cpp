@@ -16,12 +16,12 @@ public:
 
     const char* name() const override { return reference_ ? "cpu-reference" : "cpu"; }
 
-    bool supports(const Node& node, const Graph&) const override {
-        return reference_kernels[static_cast<int>(node.op)] != nullptr;
+    bool supports(const KernelCall& call) const override {
+        return reference_kernels[static_cast<int>(call.op)] != nullptr;
     }
 
-    size_t scratch_bytes(const Node& node, const Graph& graph) const override {
-        return reference_ ? reference_scratch_bytes(node, graph) : fast_scratch_bytes(node, graph, pool_.size());
+    size_t scratch_bytes(const KernelCall& call) const override {
+        return reference_ ? reference_scratch_bytes(call) : fast_scratch_bytes(call, pool_.size());
     }
 
     void* allocate(size_t bytes) override {

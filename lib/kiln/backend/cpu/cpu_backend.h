@@ -24,8 +24,8 @@ extern const std::array<Kernel, op_count> reference_kernels;
 extern const std::array<Kernel, op_count> fast_kernels;
 
 // Scratch the reference / fast kernel of a node needs (0 for most ops), for a pool of `threads`.
-size_t reference_scratch_bytes(const Node& node, const Graph& graph);
-size_t fast_scratch_bytes(const Node& node, const Graph& graph, int threads);
+size_t reference_scratch_bytes(const KernelCall& call);
+size_t fast_scratch_bytes(const KernelCall& call, int threads);
 
 std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options);
 

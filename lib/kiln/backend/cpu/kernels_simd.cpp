@@ -756,12 +756,12 @@ constexpr std::array<Kernel, op_count> make_table() {
 
 const std::array<Kernel, op_count> fast_kernels = make_table();
 
-size_t fast_scratch_bytes(const Node& node, const Graph& graph, int threads) {
-    auto shape = [&](int k) { return graph.nodes()[node.in[k]].shape; };
-    switch (node.op) {
-    case Op::conv2d: return conv_scratch_bytes(ConvGeom(shape(0), shape(1), node.attrs.conv), threads);
-    case Op::conv2d_grad_input: return grad_input_scratch_bytes(ConvGeom(node.shape, shape(1), node.attrs.conv), threads);
-    case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(shape(1), node.shape, node.attrs.conv), threads);
+static_assert(op_count == 48, "a new op whose fast kernel needs scratch has a case here");
+size_t fast_scratch_bytes(const KernelCall& c, int threads) {
+    switch (c.op) {
+    case Op::conv2d: return conv_scratch_bytes(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), threads);
+    case Op::conv2d_grad_input: return grad_input_scratch_bytes(ConvGeom(c.out.shape, c.in[1].shape, c.attrs->conv), threads);
+    case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(c.in[1].shape, c.out.shape, c.attrs->conv), threads);
     default: return 0;
     }
 }

@@ -72,13 +72,13 @@ size_t CudnnConv::workspace(Op op) {
     return bytes;
 }
 
-size_t CudnnConv::workspace_bytes(const Node& n, const Graph& g) {
-    ConvShapes s = shapes_of(n.op, n.shape, g.nodes()[n.in[0]].shape, g.nodes()[n.in[1]].shape);
-    describe(s.x, s.w, s.y, n.attrs.conv);
-    size_t bytes = workspace(n.op);
+size_t CudnnConv::workspace_bytes(const KernelCall& c) {
+    ConvShapes s = shapes_of(c.op, c.out.shape, c.in[0].shape, c.in[1].shape);
+    describe(s.x, s.w, s.y, c.attrs->conv);
+    size_t bytes = workspace(c.op);
     s.x[0] = s.y[0] = 1;
-    describe(s.x, s.w, s.y, n.attrs.conv);
-    return std::max(bytes, workspace(n.op));
+    describe(s.x, s.w, s.y, c.attrs->conv);
+    return std::max(bytes, workspace(c.op));
 }
 
 void CudnnConv::run(const KernelCall& c) {

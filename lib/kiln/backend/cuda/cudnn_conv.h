@@ -22,8 +22,8 @@ public:
     CudnnConv& operator=(const CudnnConv&) = delete;
 
     static bool handles(Op op) { return op == Op::conv2d || op == Op::conv2d_grad_input || op == Op::conv2d_grad_weight; }
-    // Workspace for the node at its compiled batch and at batch 1 (the larger of the two).
-    size_t workspace_bytes(const Node& n, const Graph& g);
+    // Workspace for the call at its compiled batch and at batch 1 (the larger of the two).
+    size_t workspace_bytes(const KernelCall& c);
     // Runs the op on the default stream; `scratch` holds workspace_bytes(node). Throws kiln::Error.
     void run(const KernelCall& c);
 

@@ -78,7 +78,7 @@ struct DeviceExecutor {
 #ifndef KILN_HAVE_CUDNN
 struct CudnnConv {  // this build has no cuDNN: KILN_CUDA_CONV=cudnn is refused at creation
     static bool handles(Op) { return false; }
-    size_t workspace_bytes(const Node&, const Graph&) { return 0; }
+    size_t workspace_bytes(const KernelCall&) { return 0; }
     void run(const KernelCall&) {}
 };
 #endif
@@ -98,9 +98,9 @@ public:
 
     const char* name() const override { return "cuda"; }
     std::string description() const override { return device_; }
-    bool supports(const Node& n, const Graph&) const override { return supported(n); }
-    size_t scratch_bytes(const Node& n, const Graph& g) const override {
-        return cudnn_ && CudnnConv::handles(n.op) ? cudnn_->workspace_bytes(n, g) : cuda::scratch_bytes(n, g);
+    bool supports(const KernelCall& c) const override { return supported(c); }
+    size_t scratch_bytes(const KernelCall& c) const override {
+        return cudnn_ && CudnnConv::handles(c.op) ? cudnn_->workspace_bytes(c) : cuda::scratch_bytes(c);
     }
     size_t alignment() const override { return 256; }  // cudaMalloc's; keeps every tensor coalesced
 

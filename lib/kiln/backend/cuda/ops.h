@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "kiln/backend/cuda/kernels.h"
-#include "kiln/graph/graph.h"
+#include "kiln/op/kernel_call.h"
 
 namespace kiln::cuda {
 
@@ -41,8 +41,8 @@ struct Grid {
     explicit Grid(int64_t n) : blocks(n <= 0 ? 0 : (n + threads - 1) / threads < max_blocks ? (n + threads - 1) / threads : max_blocks) {}
 };
 
-// Ops the backend runs (all of graph/op.h's non-leaf ops, f32 data; labels i32/i64).
-inline bool supported(const Node& n) { return !n.is_leaf(); }
+// Ops the backend runs (all of op.h's non-leaf ops, f32 data; labels i32/i64).
+inline bool supported(const KernelCall& c) { return !op_info(c.op).leaf(); }
 
 namespace detail {
 
@@ -55,41 +55,39 @@ inline size_t conv_cols_bytes(const ConvGeom& g) { return size_t(g.n * g.k() * g
 
 // Scratch a node needs, from the shapes of its inputs and output. Chunk counts only grow with the
 // sizes, so the compiled (largest) batch gives an upper bound for every smaller one.
-inline size_t scratch_bytes(Op op, const Shape& out, const Shape* in, const Attrs& attrs) {
+inline size_t scratch_bytes(const KernelCall& c) {
     using namespace detail;
-    switch (op) {
+    const Shape& out = c.out.shape;
+    const Attrs& attrs = *c.attrs;
+    auto in = [&](int k) -> const Shape& { return c.in[k].shape; };
+    static_assert(op_count == 48, "a new op that needs scratch on CUDA has a case here");
+    switch (c.op) {
     case Op::sum: case Op::mean:
-        return attrs.axis.all ? partial_bytes(chunking(1, in[0].numel()), 1) : 0;
+        return attrs.axis.all ? partial_bytes(chunking(1, in(0).numel()), 1) : 0;
     case Op::l1_loss: case Op::mse_loss: case Op::bce_with_logits:
-        return partial_bytes(chunking(1, in[0].numel()), 1);
+        return partial_bytes(chunking(1, in(0).numel()), 1);
     case Op::cross_entropy:
-        return partial_bytes(chunking(1, in[0][0]), 1);
+        return partial_bytes(chunking(1, in(0)[0]), 1);
     case Op::channel_sum: {
-        const BnGeom g(in[0]);
+        const BnGeom g(in(0));
         return partial_bytes(chunking(g.c, g.count()), 1);
     }
     case Op::bn_stats: {
-        const BnGeom g(in[0]);
+        const BnGeom g(in(0));
         return align8(size_t(g.c) * sizeof(double)) + partial_bytes(chunking(g.c, g.count()), 1);
     }
     case Op::bn_param_grad: {
-        const BnGeom g(in[1]);
+        const BnGeom g(in(1));
         return partial_bytes(chunking(g.c, g.count()), 2);
     }
-    case Op::conv2d: return conv_cols_bytes(ConvGeom(in[0], in[1], attrs.conv));
-    case Op::conv2d_grad_input: return conv_cols_bytes(ConvGeom(out, in[1], attrs.conv));
+    case Op::conv2d: return conv_cols_bytes(ConvGeom(in(0), in(1), attrs.conv));
+    case Op::conv2d_grad_input: return conv_cols_bytes(ConvGeom(out, in(1), attrs.conv));
     case Op::conv2d_grad_weight: {
-        const ConvGeom g(in[1], out, attrs.conv);
+        const ConvGeom g(in(1), out, attrs.conv);
         return align8(conv_cols_bytes(g)) + (g.n > 1 ? size_t(g.n * g.o * g.k()) * sizeof(float) : 0);
     }
     default: return 0;
     }
-}
-
-inline size_t scratch_bytes(const Node& n, const Graph& g) {
-    Shape in[Node::max_inputs];
-    for (int k = 0; k < n.n_in; ++k) in[k] = g.nodes()[n.in[k]].shape;
-    return scratch_bytes(n.op, n.shape, in, n.attrs);
 }
 
 namespace detail {
@@ -183,6 +181,7 @@ template <class Exec> void run(Exec& ex, const KernelCall& c) {
     const TensorRef* in = c.in;
     auto f = [](const TensorRef& t) { return t.as<float>(); };
     const int64_t n = out.data ? out.numel() : 0;
+    static_assert(op_count == 48, "a new op needs a case in cuda::run (and its body in kernels.h)");
     switch (c.op) {
     case Op::input: case Op::param: case Op::buffer: return;
     case Op::matmul: {

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "kiln/backend/backend.h"
+#include "kiln/backend/registry.h"
 #include "kiln/graph/graph.h"
-#include "kiln/graph/planner.h"
 #include "kiln/optim/optimizer.h"
+#include "kiln/runtime/planner.h"
 
 namespace kiln {
 
@@ -32,6 +32,16 @@ struct CompileOptions {
     std::string backend = "cpu";
     BackendOptions backend_options;
     uint64_t seed = 0;            // dropout randomness
+};
+
+// Memory the caller owns, the TensorFlow Lite Micro way: both regions at least plan()'s sizes,
+// their base addresses aligned to MemoryPlan::alignment, in the backend's memory (host memory on
+// the CPU). The program uses them from compile() to its destruction and never frees them.
+struct CallerMemory {
+    void* arena = nullptr;
+    size_t arena_bytes = 0;
+    void* persistent = nullptr;
+    size_t persistent_bytes = 0;
 };
 
 // One entry of the program's persistent state (PyTorch state_dict names; optimizer state is
@@ -93,6 +103,7 @@ public:
     std::string profile_report() const;
 
     // --- memory ---
+    const MemoryPlan& memory_plan() const { return plan_; }
     size_t arena_bytes() const { return plan_.arena_bytes; }          // activations, planned
     size_t persistent_bytes() const { return plan_.persistent_bytes; } // params, grads-free state
     std::string memory_report() const;
@@ -100,14 +111,13 @@ public:
     Backend& backend() { return *backend_; }
 
 private:
-    friend std::unique_ptr<Program> compile(const Graph&, const CompileOptions&);
+    friend struct Compiler;
     Program() = default;
     void* input_ptr(Value v);
     void run_steps(int begin, int end, int64_t n);
     void upload_inputs(int64_t n);
     void check_labels(int64_t n);
     size_t input_row_bytes(int node) const;
-    TensorRef ref(int node, int64_t n) const;
     // Dropout masks depend on the seed and the optimizer step only, so a resumed run and a
     // forward(training) after a step see the same masks as the step itself.
     uint64_t call_seed() const { return splitmix64(seed_ ^ splitmix64(uint64_t(info_.step))); }
@@ -115,14 +125,14 @@ private:
     Graph graph_;                    // the forward graph plus backward and optimizer nodes
     std::unique_ptr<Backend> backend_;
     MemoryPlan plan_;
-    std::vector<int32_t> schedule_;  // node ids in execution order
+    std::vector<int32_t> schedule_;  // node ids in execution order (passes::schedule)
     int forward_end_ = 0;            // steps [0, forward_end_) are the forward pass (+ loss)
     int backward_begin_ = -1;        // -1: inference only
     std::vector<void*> data_;        // device address of every node's tensor (nullptr if none)
     std::vector<void*> scratch_;     // per step: its scratch in the arena (nullptr if none)
     std::vector<int32_t> grad_of_;   // param node → its gradient node
     struct LabelInput {
-        int32_t node;     // an input feeding cross_entropy its labels
+        int32_t node;     // an input that holds class indices (op_flags::labels)
         int64_t classes;  // the logits' class count
     };
     std::vector<LabelInput> label_inputs_;
@@ -135,6 +145,7 @@ private:
     std::vector<uint8_t> staging_;
     void* arena_ = nullptr;
     void* persistent_ = nullptr;
+    bool owns_memory_ = true;  // false: CallerMemory
     int32_t loss_node_ = -1;
     int64_t batch_ = 0, last_n_ = 0;
     uint64_t seed_ = 0;
@@ -144,6 +155,10 @@ private:
     std::vector<double> step_seconds_;  // per step of the schedule, while profiling
 };
 
+// The arena and persistent sizes (and the alignment) compile() would use, allocating no arena.
+MemoryPlan plan(const Graph& graph, const CompileOptions& options);
+// Compiles into arenas the backend allocates, or into the caller's memory.
 std::unique_ptr<Program> compile(const Graph& graph, const CompileOptions& options);
+std::unique_ptr<Program> compile(const Graph& graph, const CompileOptions& options, const CallerMemory& memory);
 
 }  // namespace kiln

@@ -1,4 +1,6 @@
-#include "kiln/backend/backend.h"
+// Backend discovery: the built-in CPU backend, the CUDA module found and dlopen()ed on first use,
+// and the backends tests register.
+#include "kiln/backend/registry.h"
 
 #include <dlfcn.h>
 

@@ -1,4 +1,4 @@
-#include "kiln/graph/planner.h"
+#include "kiln/runtime/planner.h"
 
 #include <algorithm>
 #include <numeric>

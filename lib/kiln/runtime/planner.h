@@ -19,11 +19,13 @@ struct BufferRequest {
 std::vector<size_t> plan_greedy_by_size(const std::vector<BufferRequest>& requests, size_t alignment,
                                         size_t* arena_bytes);
 
-// The plan of a compiled program.
+// The memory of a compiled program (plan() gives it before anything is allocated).
 struct MemoryPlan {
     size_t arena_bytes = 0;       // activations, gradients, inputs, scratch: reused over the schedule
     size_t persistent_bytes = 0;  // parameters, buffers, optimizer state
+    size_t alignment = 0;         // of both regions' base addresses (the backend's)
     size_t naive_bytes = 0;       // what the arena would need with no reuse (for the report)
+    size_t lower_bound = 0;       // the most arena bytes alive at any one step
 };
 
 inline size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
