@@ -4,10 +4,12 @@
 #include <cmath>
 
 #include "kiln/core/error.h"
-#include "kiln/runtime/planner.h"
+#include "../runtime/mlp.h"
 #include "kiln/runtime/program.h"
 
 using namespace kiln;
+using kiln::testing::Mlp;
+using kiln::testing::random_vec;
 
 namespace {
 
@@ -19,28 +21,6 @@ std::string error_of(const std::function<void()>& f) {
     }
     return "(no error)";
 }
-
-std::vector<float> random_vec(Generator& g, int64_t n) {
-    std::vector<float> v(n);
-    for (float& x : v) x = g.uniform(-1.0f, 1.0f);
-    return v;
-}
-
-// A two-layer MLP: x [batch, 6] → 5 → relu → 3 logits, cross entropy on labels.
-struct Mlp {
-    Graph g{3};
-    Value x, y, logits, loss;
-    explicit Mlp(int64_t batch) {
-        x = g.input("x", {batch, 6});
-        y = g.input("y", {batch}, DType::i64);
-        auto w1 = g.param("w1", {5, 6}, random_vec(g.rng(), 30));
-        auto b1 = g.param("b1", {5}, random_vec(g.rng(), 5));
-        auto w2 = g.param("w2", {3, 5}, random_vec(g.rng(), 15));
-        auto h = g.relu(g.add(g.matmul(x, w1, false, true), b1));
-        logits = g.matmul(h, w2, false, true);
-        loss = g.cross_entropy(logits, y);
-    }
-};
 
 }  // namespace
 
@@ -99,78 +79,6 @@ BOOST_AUTO_TEST_CASE(sizes_past_the_limits_are_refused_before_anything_is_alloca
     Value w = c.param("w", {1, 1, 1, 1}, {});
     BOOST_TEST(error_of([&] { c.conv2d(img, w, Value{}, {.pad_h = INT32_MAX / 2 + 1}); }) ==
                "conv2d: input [1, 1, 8, 8] with padding 1073741824x0 is larger than 2,147,483,647 on a side, kiln's limit");
-}
-
-BOOST_AUTO_TEST_CASE(greedy_planner_reuses_memory_of_disjoint_lifetimes) {
-    // A [0,1] 100 B, B [1,2] 50 B, C [2,3] 100 B: A and C share offset 0, B sits above them.
-    size_t total = 0;
-    auto off = plan_greedy_by_size({{100, 0, 1}, {50, 1, 2}, {100, 2, 3}}, 1, &total);
-    BOOST_TEST(off[0] == 0u);
-    BOOST_TEST(off[2] == 0u);
-    BOOST_TEST(off[1] == 100u);
-    BOOST_TEST(total == 150u);
-    // Alignment rounds every offset and the total up.
-    off = plan_greedy_by_size({{10, 0, 0}, {10, 0, 0}}, 64, &total);
-    BOOST_TEST(off[0] % 64 == 0u);
-    BOOST_TEST(off[1] % 64 == 0u);
-    BOOST_TEST(off[0] != off[1]);
-    BOOST_TEST(total == 128u);
-}
-
-BOOST_AUTO_TEST_CASE(plan_never_overlaps_live_tensors_and_reuses_in_place) {
-    // A long chain of elementwise ops: in place, the whole chain fits in two buffers' worth.
-    Graph g;
-    auto x = g.input("x", {64, 256});
-    Value h = g.scale(x, 2.0f);
-    for (int i = 0; i < 10; ++i) h = g.tanh(g.relu(g.scale(h, 0.5f, 0.1f)));
-    CompileOptions o;
-    o.outputs = {h};
-    auto p = compile(g, o);
-    const size_t one = 64 * 256 * 4;
-    BOOST_TEST(p->arena_bytes() <= 2 * one);
-    // Results are still right: compare with the same chain computed here.
-    std::vector<float> in(64 * 256);
-    for (size_t i = 0; i < in.size(); ++i) in[i] = std::sin(float(i));
-    p->write_input(x, in.data(), 64);
-    p->forward(64);
-    auto out = p->read(h);
-    for (size_t i = 0; i < in.size(); i += 97) {
-        float v = in[i] * 2.0f;
-        for (int k = 0; k < 10; ++k) v = std::tanh(std::max(v * 0.5f + 0.1f, 0.0f));
-        BOOST_TEST(std::abs(out[i] - v) < 1e-5f);
-    }
-}
-
-BOOST_AUTO_TEST_CASE(batch_may_shrink_at_run_time) {
-    Mlp big(8), small(5);
-    CompileOptions o;
-    o.outputs = {big.logits};
-    o.loss = big.loss;
-    o.optimizer = SGD{.lr = 0.1f};
-    auto pb = compile(big.g, o);
-    o.outputs = {small.logits};
-    o.loss = small.loss;
-    auto ps = compile(small.g, o);
-    Generator r(5);
-    auto xs = random_vec(r, 5 * 6);
-    std::vector<int64_t> ys = {0, 2, 1, 1, 0};
-    // Inputs are written before every call: the arena reuses their memory once they are read.
-    auto write = [&] {
-        pb->write_input(big.x, xs.data(), 5);
-        pb->write_input(big.y, ys.data(), 5);
-        ps->write_input(small.x, xs.data(), 5);
-        ps->write_input(small.y, ys.data(), 5);
-    };
-    for (int step = 0; step < 3; ++step) {
-        write();
-        BOOST_TEST(pb->train_step(5) == ps->train_step(5));
-    }
-    write();
-    pb->forward(5);
-    ps->forward(5);
-    BOOST_TEST(pb->shape(big.logits).str() == "[5, 3]");
-    BOOST_TEST(pb->read(big.logits) == ps->read(small.logits));
-    BOOST_TEST(error_of([&] { pb->forward(9); }) == "batch size 9 is outside 1..8 (the compiled batch size)");
 }
 
 BOOST_AUTO_TEST_CASE(cross_entropy_is_stable_and_labels_are_checked) {
@@ -246,42 +154,3 @@ BOOST_AUTO_TEST_CASE(dropout_is_identity_in_eval_and_scales_in_train) {
     BOOST_TEST(zeros < 2700);
 }
 
-BOOST_AUTO_TEST_CASE(same_seed_and_threads_give_identical_training) {
-    auto run = [](int threads) {
-        Mlp m(16);
-        CompileOptions o;
-        o.loss = m.loss;
-        o.optimizer = Adam{.lr = 0.01f};
-        o.backend_options.threads = threads;
-        auto p = compile(m.g, o);
-        Generator r(9);
-        auto xs = random_vec(r, 16 * 6);
-        std::vector<int64_t> ys(16);
-        for (auto& y : ys) y = int64_t(r.below(3));
-        std::vector<float> losses;
-        for (int i = 0; i < 20; ++i) {
-            p->write_input(m.x, xs.data(), 16);
-            p->write_input(m.y, ys.data(), 16);
-            losses.push_back(p->train_step(16));
-        }
-        return losses;
-    };
-    auto a = run(2), b = run(2);
-    BOOST_TEST(a == b);
-    BOOST_TEST(a.back() < a.front());
-}
-
-BOOST_AUTO_TEST_CASE(memory_report_is_available_before_running) {
-    Mlp m(32);
-    CompileOptions o;
-    o.loss = m.loss;
-    o.optimizer = SGD{.lr = 0.1f, .momentum = 0.9f};
-    auto p = compile(m.g, o);
-    // Parameters 30 + 5 + 15 floats, each padded to 64 bytes, plus the momentum buffers.
-    BOOST_TEST(p->persistent_bytes() >= 2 * (30 + 5 + 15) * 4u);
-    BOOST_TEST(p->arena_bytes() > 0u);
-    BOOST_TEST(p->arena_bytes() < 64u * 1024);
-    BOOST_TEST(p->memory_report().find("arena ") == 0u);
-    BOOST_TEST(p->find_state("w1.momentum_buffer") != nullptr);
-    BOOST_TEST(p->find_state("__loss_grad_seed") == nullptr);
-}
