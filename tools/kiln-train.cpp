@@ -36,6 +36,7 @@
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
+#include "kiln/nn/models.h"
 #include "kiln/train/fit.h"
 #include "kiln/train/run_files.h"
 
@@ -50,16 +51,22 @@ using kiln::tools::Command;
 using json = nlohmann::json;
 
 struct OptionSpec {
-    const char *name, *value_name, *help, *default_value;
+    const char* name;
+    const char* value_name;
+    std::string help;
+    const char* default_value;
 };
+
+bool takes_hidden_units(const kiln::nn::BuiltinModel& m) { return m.takes_hidden_units(); }
+
 // Every option but --resume, --out and --device is recorded in last.safetensors, so --resume
 // continues with the same settings; options given beside --resume override them (typically
 // --epochs). --device is left out so that the checkpoint is the same whatever trained it, and a
 // run trained on a GPU resumes on a machine without one.
 const OptionSpec options[] = {
     {"data", "SPEC", "training data, <plugin>:<config> (required unless --resume)", ""},
-    {"model", "NAME|FILE", "a built-in model (fmnist_linear, fmnist_mlp, tinyvgg, lenet5, resnet_mini) or a JSON description", "tinyvgg"},
-    {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N", ""},
+    {"model", "NAME|FILE", "a built-in model (" + kiln::nn::builtin_model_names() + ") or a JSON description", "tinyvgg"},
+    {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N (" + kiln::nn::builtin_model_names(takes_hidden_units) + ")", ""},
     {"epochs", "N", "epochs to train in all (a resumed run continues up to N)", "10"},
     {"batch", "N", "batch size", "32"},
     {"limit", "N", "train (and validate) on a seeded random N samples of --data; 0: all", "0"},
@@ -213,8 +220,9 @@ kiln::nn::ModelSpec model_of(const Args& a) {
         const long long v = eq == std::string::npos ? 0 : std::strtoll(item.c_str() + eq + 1, &stop, 10);
         if (key != "hidden_units" || eq == std::string::npos || *stop != '\0' || v < 1)
             throw a.usage_error("--model-arg " + item + ": expected hidden_units=N (N ≥ 1)");
-        if (spec.builtin != "fmnist_linear" && spec.builtin != "fmnist_mlp" && spec.builtin != "tinyvgg")
-            throw a.usage_error("--model-arg hidden_units: only fmnist_linear, fmnist_mlp and tinyvgg take it");
+        const kiln::nn::BuiltinModel* builtin = kiln::nn::find_builtin_model(spec.builtin);
+        if (!builtin || !builtin->takes_hidden_units())
+            throw a.usage_error("--model-arg hidden_units: only " + kiln::nn::builtin_model_names(takes_hidden_units) + " take it");
         spec.hidden_units = v;
     }
     return spec;
@@ -259,6 +267,17 @@ Args parse(const Command& cmd, int argc, char** argv) {
     return cmd.parse(int(merged.size()), merged.data(), 1);
 }
 
+// The built-in models for the help, a line each: "  tinyvgg        TinyVGG: … (hidden_units=10)".
+std::string builtin_models_help() {
+    std::string h = "\nbuilt-in models (--model NAME):";
+    for (const kiln::nn::BuiltinModel& m : kiln::nn::builtin_models()) {
+        const std::string name = m.name;
+        h += "\n  " + name + std::string(name.size() < 15 ? 15 - name.size() : 1, ' ') + m.description;
+        if (m.takes_hidden_units()) h += " (hidden_units=" + std::to_string(m.hidden_units) + ")";
+    }
+    return h;
+}
+
 // ---- training ----
 
 int train_command(int argc, char** argv) {
@@ -266,7 +285,8 @@ int train_command(int argc, char** argv) {
                 "Trains a classifier: a progress bar per epoch on a terminal, a history row after each epoch,\n"
                 "and in the run directory model.json, best.safetensors (the best epoch's weights, PyTorch\n"
                 "state_dict names), last.safetensors (everything --resume needs), history.csv and history.json.\n"
-                "Ctrl-C stops at the next batch, saves last.safetensors and prints the command that resumes.");
+                "Ctrl-C stops at the next batch, saves last.safetensors and prints the command that resumes.\n" +
+                    builtin_models_help());
     for (const OptionSpec& o : options) cmd.option(o.name, o.value_name, o.help, o.default_value);
     cmd.option("out", "RUN_DIR", "the run directory to create (required unless --resume)");
     cmd.option("resume", "RUN_DIR", "continue the run in RUN_DIR from its last.safetensors");

@@ -147,7 +147,8 @@ void safetensors_seeds() {
 // ---- model descriptions: the course's models, and one of every layer type ----
 void model_json_seeds(const fs::path& source) {
     for (const char* f : {"tinyvgg.json", "resnet_mini.json"}) seed("model-json", f, read_bytes((source / "test/train" / f).string()));
-    for (const std::string& name : kiln::nn::model_names()) {
+    for (const kiln::nn::BuiltinModel& builtin : kiln::nn::builtin_models()) {
+        const std::string name = builtin.name;
         seed("model-json", "name-" + name, name);
         kiln::nn::ModelSpec spec = kiln::nn::parse_model(name, "seed");
         spec.input_shape = {1, 8, 8};
