@@ -9,7 +9,6 @@
 // there.
 // Exit status: 0 done, 1 error, 2 usage mistake.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +35,7 @@
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
 #include "kiln/report/prepare.h"
+#include "kiln/train/fit.h"
 #include "kiln/train/metrics.h"
 #include "kiln/train/run_files.h"
 #include "run_report.h"
@@ -67,7 +67,7 @@ struct Model {
     std::string device;  // the backend's name, Program::backend().name()
     kiln::nn::ModelSpec spec;
     std::unique_ptr<kiln::Program> program;
-    kiln::Value x, logits;
+    kiln::Value x, y, logits;  // y: the labels of an evaluation
     int64_t classes = 0, batch = 0;
 
     kiln::report::InputShape input() const {
@@ -78,8 +78,9 @@ struct Model {
 
 // RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it, compiled for
 // `device` (a kiln::CompileOptions::backend name); the weights are checked against the model by
-// load_state.
-Model load_model(const std::string& run, int64_t batch, const std::string& device) {
+// load_state. For an evaluation (`labelled`) the program takes labels y and computes the loss
+// kiln-train computes, cross_entropy(logits, y).
+Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled) {
     Model m;
     const bool file = fs::path(run).extension() == ".safetensors";
     m.run_dir = file ? fs::path(run).parent_path().string() : run;
@@ -103,18 +104,16 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     }
     m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
     kiln::CompileOptions copt;
+    if (labelled) {
+        m.y = g.input("y", {batch}, kiln::DType::i64);
+        copt.loss = g.cross_entropy(m.logits, m.y);  // no optimizer: the backward pass is never run
+    }
     copt.outputs = {m.logits};
     copt.backend = device;
     m.program = kiln::tools::compile_on_device(g, copt);
     m.device = m.program->backend().name();
     kiln::io::load_state(*m.program, m.weights);
     return m;
-}
-
-// The logits of the n samples in the program's input, row-major, into `logits`.
-void forward(Model& m, int64_t n, std::vector<float>& logits) {
-    m.program->forward(n);
-    m.program->read(m.logits, logits.data());
 }
 
 // report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
@@ -172,27 +171,11 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     const size_t keep = size_t(a.integer("misclassified", 0, 1000));
     train::ConfusionMatrix cm(int32_t(m.classes));
     train::MisclassifiedCollector wrong(int32_t(m.classes), keep);
-    train::LossMeter loss;
-    std::vector<float> logits(size_t(m.batch * m.classes));
-    loader.set_epoch(0);
-    while (const kiln::data::Batch* b = loader.next()) {
-        const std::span<const int64_t> labels(b->labels, size_t(b->size));
-        m.program->write_input(m.x, b->x, b->size);
-        forward(m, b->size, logits);
-        const std::span<const float> batch_logits(logits.data(), size_t(b->size * m.classes));
-        cm.add_logits(batch_logits, labels);
-        wrong.add_logits(batch_logits, labels, std::span<const int64_t>(b->indices, size_t(b->size)));
-        double sum = 0;  // cross-entropy, log-sum-exp of the logits minus the true class's logit
-        for (int64_t i = 0; i < b->size; ++i) {
-            const float* row = &logits[size_t(i * m.classes)];
-            const double top = *std::max_element(row, row + m.classes);
-            double exp_sum = 0;
-            for (int64_t c = 0; c < m.classes; ++c) exp_sum += std::exp(double(row[c]) - top);
-            sum += top + std::log(exp_sum) - double(row[labels[size_t(i)]]);
-        }
-        loss.add(sum / double(b->size), b->size);
-    }
-    if (cm.total() == 0) fail(Errc::invalid_argument, data.spec() + ": no samples to evaluate");
+    train::Classifier model{*m.program, m.x, m.y, m.logits, m.classes};
+    const train::Evaluation result = train::evaluate(model, loader, [&](const train::EvaluatedBatch& b) {
+        cm.add_logits(b.logits, b.labels);
+        wrong.add_logits(b.logits, b.labels, b.indices);
+    });
 
     std::vector<std::string> written;
     fs::create_directories(out);
@@ -222,8 +205,8 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
         return top;
     };
     json j;
-    j["data"] = data.spec(), j["weights"] = m.weights, j["device"] = m.device, j["samples"] = cm.total();
-    j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
+    j["data"] = data.spec(), j["weights"] = m.weights, j["device"] = m.device, j["samples"] = result.samples;
+    j["accuracy"] = result.accuracy, j["loss"] = result.loss, j["classes"] = names;
     json matrix = json::array();
     for (int32_t t = 0; t < cm.num_classes(); ++t) {
         json row = json::array();
@@ -258,7 +241,7 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     }
     if (format == Format::csv) {  // sections separated by a blank line, each with its header
         std::printf("metric,value\nsamples,%lld\naccuracy,%.6f\nloss,%.6f\n\nclass,precision,recall,f1,support\n",
-                    static_cast<long long>(cm.total()), cm.accuracy(), loss.mean());
+                    static_cast<long long>(result.samples), result.accuracy, result.loss);
         for (int32_t c = 0; c < cm.num_classes(); ++c)
             std::printf("%s,%.6f,%.6f,%.6f,%lld\n", csv(names[size_t(c)]).c_str(), cm.precision(c), cm.recall(c),
                         cm.f1(c), static_cast<long long>(cm.support(c)));
@@ -282,7 +265,7 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     for (const std::string& n : names) width = std::max(width, n.size());
     const int w = int(width);
     std::printf("%s: %lld samples, weights %s, device %s\naccuracy  %.4f\nloss      %.4f\n\n", data.spec().c_str(),
-                static_cast<long long>(cm.total()), m.weights.c_str(), m.device.c_str(), cm.accuracy(), loss.mean());
+                static_cast<long long>(result.samples), m.weights.c_str(), m.device.c_str(), result.accuracy, result.loss);
     std::printf("%-*s  precision  recall      f1  support\n", w, "class");
     for (int32_t c = 0; c < cm.num_classes(); ++c)
         std::printf("%-*s  %9.4f  %6.4f  %6.4f  %7lld\n", w, names[size_t(c)].c_str(), cm.precision(c), cm.recall(c), cm.f1(c),
@@ -322,7 +305,8 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
     for (const std::string& image : images) {
         const kiln::Tensor x = prep.prepare_file(image);
         m.program->write_input(m.x, x.data<float>(), 1);
-        forward(m, 1, logits);
+        m.program->forward(1);
+        m.program->read(m.logits, logits.data());
         train::softmax(std::span<const float>(logits.data(), size_t(m.classes)), probs);
         const std::span<const float> p(probs);
         const std::vector<int64_t> top = train::top_k(p, k);
@@ -434,7 +418,7 @@ int infer_command(int argc, char** argv) {
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
     const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
-    Model m = load_model(a.positionals[0], batch, device);
+    Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"));
     const std::string out = a.given("out") ? a.text("out") : m.run_dir;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);
