@@ -63,7 +63,8 @@ std::string csv(const std::string& s) {
 // ---- the model ----
 
 struct Model {
-    std::string run_dir, weights;
+    train::RunDir run{"."};
+    std::string weights;
     std::string device;  // the backend's name, Program::backend().name()
     kiln::nn::ModelSpec spec;
     std::unique_ptr<kiln::Program> program;
@@ -83,11 +84,11 @@ struct Model {
 Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled) {
     Model m;
     const bool file = fs::path(run).extension() == ".safetensors";
-    m.run_dir = file ? fs::path(run).parent_path().string() : run;
-    if (m.run_dir.empty()) m.run_dir = ".";
-    m.weights = file ? run : run + "/best.safetensors";
+    const std::string run_dir = file ? fs::path(run).parent_path().string() : run;
+    m.run = train::RunDir(run_dir.empty() ? "." : run_dir);
+    m.weights = file ? run : m.run.best_safetensors();
     if (!fs::exists(m.weights)) fail(Errc::io, m.weights + ": not found (is " + run + " a kiln-train run directory?)");
-    const std::string model_path = m.run_dir + "/model.json";
+    const std::string model_path = m.run.model_json();
     if (!fs::exists(model_path)) fail(Errc::io, model_path + ": not found (the run's model description belongs beside " + m.weights + ")");
     m.spec = kiln::nn::read_model_file(model_path);
     if (m.spec.input_shape.empty() || m.spec.class_names.size() < 2)
@@ -118,12 +119,12 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
 
 // report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
 // or the run directory, and the run's history.
-void refresh_report(const Model& m, const std::string& out) {
+void refresh_report(const Model& m, const train::RunDir& out) {
     kiln::report::HtmlReport page;
     const std::string model_name = m.spec.builtin.empty() ? "model.json" : m.spec.builtin;
-    page.title = "kiln run " + m.run_dir + " (" + model_name + ")";
+    page.title = "kiln run " + m.run.path() + " (" + model_name + ")";
     page.facts = {{"weights", m.weights}};
-    const std::string evaluation = out + "/evaluation.json";
+    const std::string evaluation = out.evaluation_json();
     if (fs::exists(evaluation)) {
         json e;
         try {
@@ -141,17 +142,17 @@ void refresh_report(const Model& m, const std::string& out) {
             fail(Errc::format, evaluation + ": " + x.what());
         }
     }
-    page.pictures = kiln::tools::run_pictures({out, m.run_dir});
-    const std::string history = m.run_dir + "/history.json";
+    page.pictures = kiln::tools::run_pictures({out, m.run});
+    const std::string history = m.run.history_json();
     if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(kiln::read_file(history, "history"), history));
-    kiln::report::write_html_report(out + "/report.html", page);
+    kiln::report::write_html_report(out.report_html(), page);
 }
 
 enum class Format { table, csv, json };
 
 // ---- evaluation ----
 
-int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
+int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     kiln::data::PluginRegistry plugins;
     const kiln::data::Dataset data = kiln::tools::open_dataset(plugins, a.text("data"), "kiln-infer");
     if (data.num_classes() != m.classes)
@@ -178,8 +179,8 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     });
 
     std::vector<std::string> written;
-    fs::create_directories(out);
-    const std::string confusion_png = out + "/confusion.png", wrong_png = out + "/misclassified.png";
+    fs::create_directories(out.path());
+    const std::string confusion_png = out.confusion_png(), wrong_png = out.misclassified_png();
     kiln::report::save_png(confusion_png, kiln::report::draw_confusion_matrix(cm, m.spec.class_names).canvas);
     written.push_back(confusion_png);
     const auto& names = m.spec.class_names;
@@ -230,10 +231,10 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
                                       {"p_true", w.probabilities[size_t(w.label)]},
                                       {"p_predicted", w.probabilities[size_t(w.prediction)]}, {"top", top}});
     }
-    written.push_back(out + "/evaluation.json");
-    written.push_back(out + "/report.html");
+    written.push_back(out.evaluation_json());
+    written.push_back(out.report_html());
     j["files"] = written;
-    kiln::io::write_file_atomic(out + "/evaluation.json", j.dump(2) + "\n");
+    kiln::io::write_file_atomic(out.evaluation_json(), j.dump(2) + "\n");
     refresh_report(m, out);
     if (format == Format::json) {
         std::printf("%s\n", j.dump(2).c_str());
@@ -327,28 +328,28 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
 
 // ---- filters ----
 
-int filters(Model& m, Format format, const std::string& out) {
+int filters(Model& m, Format format, const train::RunDir& out) {
     const kiln::StateEntry* conv = nullptr;
     for (const kiln::StateEntry& e : m.program->state())
         if (e.kind == kiln::StateEntry::param && e.shape.rank == 4) {
             conv = &e;
             break;
         }
-    if (!conv) fail(Errc::unsupported, m.run_dir + "/model.json: the model has no convolution, so no filters to draw");
+    if (!conv) fail(Errc::unsupported, m.run.model_json() + ": the model has no convolution, so no filters to draw");
     if (conv->dtype != kiln::DType::f32) fail(Errc::unsupported, conv->name + ": filters are drawn from f32 weights only");
     std::vector<float> weight(size_t(conv->shape.numel()));
     m.program->read_state(*conv, weight.data());
-    fs::create_directories(out);
-    const std::string path = out + "/filters.png";
+    fs::create_directories(out.path());
+    const std::string path = out.filters_png();
     kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape).canvas);
     refresh_report(m, out);
     const std::vector<int64_t> shape(conv->shape.dims, conv->shape.dims + conv->shape.rank);
     if (format == Format::json)
-        std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out + "/report.html"}}.dump(2).c_str());
+        std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out.report_html()}}.dump(2).c_str());
     else if (format == Format::csv)
         std::printf("file,layer,shape\n%s,%s,%s\n", csv(path).c_str(), csv(conv->name).c_str(), csv(conv->shape.str()).c_str());
     else
-        std::printf("wrote %s: %s %s\nwrote %s\n", path.c_str(), conv->name.c_str(), conv->shape.str().c_str(), (out + "/report.html").c_str());
+        std::printf("wrote %s: %s %s\nwrote %s\n", path.c_str(), conv->name.c_str(), conv->shape.str().c_str(), out.report_html().c_str());
     return 0;
 }
 
@@ -419,7 +420,7 @@ int infer_command(int argc, char** argv) {
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
     const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
     Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"));
-    const std::string out = a.given("out") ? a.text("out") : m.run_dir;
+    const train::RunDir out = a.given("out") ? train::RunDir(a.text("out")) : m.run;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);
     return filters(m, format, out);
