@@ -13,7 +13,7 @@
 
 #include "kiln/core/error.h"
 #include "kiln/io/safetensors.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 using io::NamedTensor;

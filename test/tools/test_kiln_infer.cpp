@@ -27,7 +27,7 @@
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
 #include "kiln/train/metrics.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;

@@ -31,8 +31,8 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"
-#include "nn/temp_dir.h"
 #include "quick.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;

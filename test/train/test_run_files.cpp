@@ -15,7 +15,7 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/layers.h"
 #include "kiln/train/run_files.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 namespace fs = std::filesystem;
