@@ -27,6 +27,7 @@
 #include "kiln/core/error.h"
 #include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
+#include "kiln/data/image_preparer.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/graph/program.h"
 #include "kiln/io/atomic_file.h"
@@ -34,7 +35,6 @@
 #include "kiln/nn/model_file.h"
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
-#include "kiln/report/prepare.h"
 #include "kiln/train/fit.h"
 #include "kiln/train/metrics.h"
 #include "kiln/train/run_files.h"
@@ -71,7 +71,7 @@ struct Model {
     kiln::Value x, y, logits;  // y: the labels of an evaluation
     int64_t classes = 0, batch = 0;
 
-    kiln::report::InputShape input() const {
+    kiln::data::InputShape input() const {
         return {spec.input_shape[0], spec.input_shape.size() > 1 ? spec.input_shape[1] : 1,
                 spec.input_shape.size() > 2 ? spec.input_shape[2] : 1};
     }
@@ -299,7 +299,7 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
 
 int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format) {
     kiln::data::PluginRegistry plugins;
-    const kiln::report::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
+    const kiln::data::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
     std::vector<float> logits(size_t(m.classes)), probs(logits.size());
     json j = json::array();
     if (format == Format::csv) std::printf("image,rank,class,probability\n");
