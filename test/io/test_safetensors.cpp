@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#define BOOST_TEST_MODULE io
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <fstream>
