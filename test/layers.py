@@ -17,7 +17,7 @@ BELOW = {
     "nn": {"core", "op", "graph"},
     "io": {"core", "op", "graph", "backend", "optim", "runtime"},
     "image": {"core"},
-    "data": {"core", "image"},
+    "data": {"core", "image", "tensor"},
     "train": {"core", "op", "graph", "backend", "optim", "runtime", "io", "image", "data"},
     "report": {"core", "op", "graph", "backend", "optim", "runtime", "io", "image", "data", "tensor", "train"},
 }

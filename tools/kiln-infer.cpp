@@ -9,7 +9,6 @@
 // there.
 // Exit status: 0 done, 1 error, 2 usage mistake.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +27,7 @@
 #include "kiln/core/error.h"
 #include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
+#include "kiln/data/image_preparer.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/runtime/program.h"
 #include "kiln/io/atomic_file.h"
@@ -35,7 +35,7 @@
 #include "kiln/nn/model_file.h"
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
-#include "kiln/report/prepare.h"
+#include "kiln/train/fit.h"
 #include "kiln/train/metrics.h"
 #include "kiln/train/run_files.h"
 #include "run_report.h"
@@ -63,14 +63,15 @@ std::string csv(const std::string& s) {
 // ---- the model ----
 
 struct Model {
-    std::string run_dir, weights;
+    train::RunDir run{"."};
+    std::string weights;
     std::string device;  // the backend's name, Program::backend().name()
     kiln::nn::ModelSpec spec;
     std::unique_ptr<kiln::Program> program;
-    kiln::Value x, logits;
+    kiln::Value x, y, logits;  // y: the labels of an evaluation
     int64_t classes = 0, batch = 0;
 
-    kiln::report::InputShape input() const {
+    kiln::data::InputShape input() const {
         return {spec.input_shape[0], spec.input_shape.size() > 1 ? spec.input_shape[1] : 1,
                 spec.input_shape.size() > 2 ? spec.input_shape[2] : 1};
     }
@@ -78,15 +79,16 @@ struct Model {
 
 // RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it, compiled for
 // `device` (a kiln::CompileOptions::backend name); the weights are checked against the model by
-// load_state.
-Model load_model(const std::string& run, int64_t batch, const std::string& device) {
+// load_state. For an evaluation (`labelled`) the program takes labels y and computes the loss
+// kiln-train computes, cross_entropy(logits, y).
+Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled) {
     Model m;
     const bool file = fs::path(run).extension() == ".safetensors";
-    m.run_dir = file ? fs::path(run).parent_path().string() : run;
-    if (m.run_dir.empty()) m.run_dir = ".";
-    m.weights = file ? run : run + "/best.safetensors";
+    const std::string run_dir = file ? fs::path(run).parent_path().string() : run;
+    m.run = train::RunDir(run_dir.empty() ? "." : run_dir);
+    m.weights = file ? run : m.run.best_safetensors();
     if (!fs::exists(m.weights)) fail(Errc::io, m.weights + ": not found (is " + run + " a kiln-train run directory?)");
-    const std::string model_path = m.run_dir + "/model.json";
+    const std::string model_path = m.run.model_json();
     if (!fs::exists(model_path)) fail(Errc::io, model_path + ": not found (the run's model description belongs beside " + m.weights + ")");
     m.spec = kiln::nn::read_model_file(model_path);
     if (m.spec.input_shape.empty() || m.spec.class_names.size() < 2)
@@ -103,6 +105,10 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     }
     m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
     kiln::CompileOptions copt;
+    if (labelled) {
+        m.y = g.input("y", {batch}, kiln::DType::i64);
+        copt.loss = g.cross_entropy(m.logits, m.y);  // no optimizer: the backward pass is never run
+    }
     copt.outputs = {m.logits};
     copt.backend = device;
     m.program = kiln::tools::compile_on_device(g, copt);
@@ -111,20 +117,14 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     return m;
 }
 
-// The logits of the n samples in the program's input, row-major, into `logits`.
-void forward(Model& m, int64_t n, std::vector<float>& logits) {
-    m.program->forward(n);
-    m.program->read(m.logits, logits.data());
-}
-
 // report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
 // or the run directory, and the run's history.
-void refresh_report(const Model& m, const std::string& out) {
+void refresh_report(const Model& m, const train::RunDir& out) {
     kiln::report::HtmlReport page;
     const std::string model_name = m.spec.builtin.empty() ? "model.json" : m.spec.builtin;
-    page.title = "kiln run " + m.run_dir + " (" + model_name + ")";
+    page.title = "kiln run " + m.run.path() + " (" + model_name + ")";
     page.facts = {{"weights", m.weights}};
-    const std::string evaluation = out + "/evaluation.json";
+    const std::string evaluation = out.evaluation_json();
     if (fs::exists(evaluation)) {
         json e;
         try {
@@ -142,17 +142,17 @@ void refresh_report(const Model& m, const std::string& out) {
             fail(Errc::format, evaluation + ": " + x.what());
         }
     }
-    page.pictures = kiln::tools::run_pictures({out, m.run_dir});
-    const std::string history = m.run_dir + "/history.json";
+    page.pictures = kiln::tools::run_pictures({out, m.run});
+    const std::string history = m.run.history_json();
     if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(kiln::read_file(history, "history"), history));
-    kiln::report::write_html_report(out + "/report.html", page);
+    kiln::report::write_html_report(out.report_html(), page);
 }
 
 enum class Format { table, csv, json };
 
 // ---- evaluation ----
 
-int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
+int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     kiln::data::PluginRegistry plugins;
     const kiln::data::Dataset data = kiln::tools::open_dataset(plugins, a.text("data"), "kiln-infer");
     if (data.num_classes() != m.classes)
@@ -172,31 +172,15 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     const size_t keep = size_t(a.integer("misclassified", 0, 1000));
     train::ConfusionMatrix cm(int32_t(m.classes));
     train::MisclassifiedCollector wrong(int32_t(m.classes), keep);
-    train::LossMeter loss;
-    std::vector<float> logits(size_t(m.batch * m.classes));
-    loader.set_epoch(0);
-    while (const kiln::data::Batch* b = loader.next()) {
-        const std::span<const int64_t> labels(b->labels, size_t(b->size));
-        m.program->write_input(m.x, b->x, b->size);
-        forward(m, b->size, logits);
-        const std::span<const float> batch_logits(logits.data(), size_t(b->size * m.classes));
-        cm.add_logits(batch_logits, labels);
-        wrong.add_logits(batch_logits, labels, std::span<const int64_t>(b->indices, size_t(b->size)));
-        double sum = 0;  // cross-entropy, log-sum-exp of the logits minus the true class's logit
-        for (int64_t i = 0; i < b->size; ++i) {
-            const float* row = &logits[size_t(i * m.classes)];
-            const double top = *std::max_element(row, row + m.classes);
-            double exp_sum = 0;
-            for (int64_t c = 0; c < m.classes; ++c) exp_sum += std::exp(double(row[c]) - top);
-            sum += top + std::log(exp_sum) - double(row[labels[size_t(i)]]);
-        }
-        loss.add(sum / double(b->size), b->size);
-    }
-    if (cm.total() == 0) fail(Errc::invalid_argument, data.spec() + ": no samples to evaluate");
+    train::Classifier model{*m.program, m.x, m.y, m.logits, m.classes};
+    const train::Evaluation result = train::evaluate(model, loader, [&](const train::EvaluatedBatch& b) {
+        cm.add_logits(b.logits, b.labels);
+        wrong.add_logits(b.logits, b.labels, b.indices);
+    });
 
     std::vector<std::string> written;
-    fs::create_directories(out);
-    const std::string confusion_png = out + "/confusion.png", wrong_png = out + "/misclassified.png";
+    fs::create_directories(out.path());
+    const std::string confusion_png = out.confusion_png(), wrong_png = out.misclassified_png();
     kiln::report::save_png(confusion_png, kiln::report::draw_confusion_matrix(cm, m.spec.class_names).canvas);
     written.push_back(confusion_png);
     const auto& names = m.spec.class_names;
@@ -222,8 +206,8 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
         return top;
     };
     json j;
-    j["data"] = data.spec(), j["weights"] = m.weights, j["device"] = m.device, j["samples"] = cm.total();
-    j["accuracy"] = cm.accuracy(), j["loss"] = loss.mean(), j["classes"] = names;
+    j["data"] = data.spec(), j["weights"] = m.weights, j["device"] = m.device, j["samples"] = result.samples;
+    j["accuracy"] = result.accuracy, j["loss"] = result.loss, j["classes"] = names;
     json matrix = json::array();
     for (int32_t t = 0; t < cm.num_classes(); ++t) {
         json row = json::array();
@@ -247,10 +231,10 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
                                       {"p_true", w.probabilities[size_t(w.label)]},
                                       {"p_predicted", w.probabilities[size_t(w.prediction)]}, {"top", top}});
     }
-    written.push_back(out + "/evaluation.json");
-    written.push_back(out + "/report.html");
+    written.push_back(out.evaluation_json());
+    written.push_back(out.report_html());
     j["files"] = written;
-    kiln::io::write_file_atomic(out + "/evaluation.json", j.dump(2) + "\n");
+    kiln::io::write_file_atomic(out.evaluation_json(), j.dump(2) + "\n");
     refresh_report(m, out);
     if (format == Format::json) {
         std::printf("%s\n", j.dump(2).c_str());
@@ -258,7 +242,7 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     }
     if (format == Format::csv) {  // sections separated by a blank line, each with its header
         std::printf("metric,value\nsamples,%lld\naccuracy,%.6f\nloss,%.6f\n\nclass,precision,recall,f1,support\n",
-                    static_cast<long long>(cm.total()), cm.accuracy(), loss.mean());
+                    static_cast<long long>(result.samples), result.accuracy, result.loss);
         for (int32_t c = 0; c < cm.num_classes(); ++c)
             std::printf("%s,%.6f,%.6f,%.6f,%lld\n", csv(names[size_t(c)]).c_str(), cm.precision(c), cm.recall(c),
                         cm.f1(c), static_cast<long long>(cm.support(c)));
@@ -282,7 +266,7 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
     for (const std::string& n : names) width = std::max(width, n.size());
     const int w = int(width);
     std::printf("%s: %lld samples, weights %s, device %s\naccuracy  %.4f\nloss      %.4f\n\n", data.spec().c_str(),
-                static_cast<long long>(cm.total()), m.weights.c_str(), m.device.c_str(), cm.accuracy(), loss.mean());
+                static_cast<long long>(result.samples), m.weights.c_str(), m.device.c_str(), result.accuracy, result.loss);
     std::printf("%-*s  precision  recall      f1  support\n", w, "class");
     for (int32_t c = 0; c < cm.num_classes(); ++c)
         std::printf("%-*s  %9.4f  %6.4f  %6.4f  %7lld\n", w, names[size_t(c)].c_str(), cm.precision(c), cm.recall(c), cm.f1(c),
@@ -315,14 +299,15 @@ int evaluate(Model& m, const Args& a, Format format, const std::string& out) {
 
 int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format) {
     kiln::data::PluginRegistry plugins;
-    const kiln::report::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
+    const kiln::data::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
     std::vector<float> logits(size_t(m.classes)), probs(logits.size());
     json j = json::array();
     if (format == Format::csv) std::printf("image,rank,class,probability\n");
     for (const std::string& image : images) {
         const kiln::Tensor x = prep.prepare_file(image);
         m.program->write_input(m.x, x.data<float>(), 1);
-        forward(m, 1, logits);
+        m.program->forward(1);
+        m.program->read(m.logits, logits.data());
         train::softmax(std::span<const float>(logits.data(), size_t(m.classes)), probs);
         const std::span<const float> p(probs);
         const std::vector<int64_t> top = train::top_k(p, k);
@@ -343,28 +328,28 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
 
 // ---- filters ----
 
-int filters(Model& m, Format format, const std::string& out) {
+int filters(Model& m, Format format, const train::RunDir& out) {
     const kiln::StateEntry* conv = nullptr;
     for (const kiln::StateEntry& e : m.program->state())
         if (e.kind == kiln::StateEntry::param && e.shape.rank == 4) {
             conv = &e;
             break;
         }
-    if (!conv) fail(Errc::unsupported, m.run_dir + "/model.json: the model has no convolution, so no filters to draw");
+    if (!conv) fail(Errc::unsupported, m.run.model_json() + ": the model has no convolution, so no filters to draw");
     if (conv->dtype != kiln::DType::f32) fail(Errc::unsupported, conv->name + ": filters are drawn from f32 weights only");
     std::vector<float> weight(size_t(conv->shape.numel()));
     m.program->read_state(*conv, weight.data());
-    fs::create_directories(out);
-    const std::string path = out + "/filters.png";
+    fs::create_directories(out.path());
+    const std::string path = out.filters_png();
     kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape).canvas);
     refresh_report(m, out);
     const std::vector<int64_t> shape(conv->shape.dims, conv->shape.dims + conv->shape.rank);
     if (format == Format::json)
-        std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out + "/report.html"}}.dump(2).c_str());
+        std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out.report_html()}}.dump(2).c_str());
     else if (format == Format::csv)
         std::printf("file,layer,shape\n%s,%s,%s\n", csv(path).c_str(), csv(conv->name).c_str(), csv(conv->shape.str()).c_str());
     else
-        std::printf("wrote %s: %s %s\nwrote %s\n", path.c_str(), conv->name.c_str(), conv->shape.str().c_str(), (out + "/report.html").c_str());
+        std::printf("wrote %s: %s %s\nwrote %s\n", path.c_str(), conv->name.c_str(), conv->shape.str().c_str(), out.report_html().c_str());
     return 0;
 }
 
@@ -434,8 +419,8 @@ int infer_command(int argc, char** argv) {
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
     const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
-    Model m = load_model(a.positionals[0], batch, device);
-    const std::string out = a.given("out") ? a.text("out") : m.run_dir;
+    Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"));
+    const train::RunDir out = a.given("out") ? train::RunDir(a.text("out")) : m.run;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);
     return filters(m, format, out);

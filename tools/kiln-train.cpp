@@ -4,10 +4,10 @@
 //   kiln-train --data idx:/usr/share/datasets/fashion-mnist --model tinyvgg --epochs 10
 //              --schedule cosine --early-stopping yes --out runs/tinyvgg
 //   kiln-train --resume runs/tinyvgg --epochs 20        continue (here: up to 20 epochs)
-// The run directory: model.json, best.safetensors, last.safetensors, history.csv, history.json
-// (kiln/train/run_files.h), curves.png and report.html (run_report.h). Exit status: 0 trained,
-// 1 error (or a diverging loss), 2 usage mistake, 130 interrupted (Ctrl-C) after writing a
-// checkpoint to resume from.
+// The run directory (its files named by kiln/train/run_files.h's RunDir): model.json,
+// best.safetensors, last.safetensors, history.csv, history.json, curves.png and report.html
+// (run_report.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage mistake, 130
+// interrupted (Ctrl-C) after writing a checkpoint to resume from.
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +36,7 @@
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
+#include "kiln/nn/models.h"
 #include "kiln/train/fit.h"
 #include "kiln/train/run_files.h"
 
@@ -50,16 +51,22 @@ using kiln::tools::Command;
 using json = nlohmann::json;
 
 struct OptionSpec {
-    const char *name, *value_name, *help, *default_value;
+    const char* name;
+    const char* value_name;
+    std::string help;
+    const char* default_value;
 };
+
+bool takes_hidden_units(const kiln::nn::BuiltinModel& m) { return m.takes_hidden_units(); }
+
 // Every option but --resume, --out and --device is recorded in last.safetensors, so --resume
 // continues with the same settings; options given beside --resume override them (typically
 // --epochs). --device is left out so that the checkpoint is the same whatever trained it, and a
 // run trained on a GPU resumes on a machine without one.
 const OptionSpec options[] = {
     {"data", "SPEC", "training data, <plugin>:<config> (required unless --resume)", ""},
-    {"model", "NAME|FILE", "a built-in model (fmnist_linear, fmnist_mlp, tinyvgg, lenet5, resnet_mini) or a JSON description", "tinyvgg"},
-    {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N", ""},
+    {"model", "NAME|FILE", "a built-in model (" + kiln::nn::builtin_model_names() + ") or a JSON description", "tinyvgg"},
+    {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N (" + kiln::nn::builtin_model_names(takes_hidden_units) + ")", ""},
     {"epochs", "N", "epochs to train in all (a resumed run continues up to N)", "10"},
     {"batch", "N", "batch size", "32"},
     {"limit", "N", "train (and validate) on a seeded random N samples of --data; 0: all", "0"},
@@ -213,8 +220,9 @@ kiln::nn::ModelSpec model_of(const Args& a) {
         const long long v = eq == std::string::npos ? 0 : std::strtoll(item.c_str() + eq + 1, &stop, 10);
         if (key != "hidden_units" || eq == std::string::npos || *stop != '\0' || v < 1)
             throw a.usage_error("--model-arg " + item + ": expected hidden_units=N (N ≥ 1)");
-        if (spec.builtin != "fmnist_linear" && spec.builtin != "fmnist_mlp" && spec.builtin != "tinyvgg")
-            throw a.usage_error("--model-arg hidden_units: only fmnist_linear, fmnist_mlp and tinyvgg take it");
+        const kiln::nn::BuiltinModel* builtin = kiln::nn::find_builtin_model(spec.builtin);
+        if (!builtin || !builtin->takes_hidden_units())
+            throw a.usage_error("--model-arg hidden_units: only " + kiln::nn::builtin_model_names(takes_hidden_units) + " take it");
         spec.hidden_units = v;
     }
     return spec;
@@ -238,7 +246,7 @@ Args parse(const Command& cmd, int argc, char** argv) {
     Args given = cmd.parse(argc, argv, 1);
     if (given.help || !given.given("resume")) return given;
     if (given.given("out")) throw given.usage_error("--resume continues in its own directory; leave out --out");
-    const std::string last = given.text("resume") + "/last.safetensors";
+    const std::string last = train::RunDir(given.text("resume")).last_safetensors();
     if (!fs::exists(last)) fail(Errc::io, last + ": not found (is " + given.text("resume") + " a kiln-train run directory?)");
     const kiln::io::Metadata meta = kiln::io::load_safetensors(last).metadata;
     auto it = meta.find("kiln.config");
@@ -259,6 +267,17 @@ Args parse(const Command& cmd, int argc, char** argv) {
     return cmd.parse(int(merged.size()), merged.data(), 1);
 }
 
+// The built-in models for the help, a line each: "  tinyvgg        TinyVGG: … (hidden_units=10)".
+std::string builtin_models_help() {
+    std::string h = "\nbuilt-in models (--model NAME):";
+    for (const kiln::nn::BuiltinModel& m : kiln::nn::builtin_models()) {
+        const std::string name = m.name;
+        h += "\n  " + name + std::string(name.size() < 15 ? 15 - name.size() : 1, ' ') + m.description;
+        if (m.takes_hidden_units()) h += " (hidden_units=" + std::to_string(m.hidden_units) + ")";
+    }
+    return h;
+}
+
 // ---- training ----
 
 int train_command(int argc, char** argv) {
@@ -266,7 +285,8 @@ int train_command(int argc, char** argv) {
                 "Trains a classifier: a progress bar per epoch on a terminal, a history row after each epoch,\n"
                 "and in the run directory model.json, best.safetensors (the best epoch's weights, PyTorch\n"
                 "state_dict names), last.safetensors (everything --resume needs), history.csv and history.json.\n"
-                "Ctrl-C stops at the next batch, saves last.safetensors and prints the command that resumes.");
+                "Ctrl-C stops at the next batch, saves last.safetensors and prints the command that resumes.\n" +
+                    builtin_models_help());
     for (const OptionSpec& o : options) cmd.option(o.name, o.value_name, o.help, o.default_value);
     cmd.option("out", "RUN_DIR", "the run directory to create (required unless --resume)");
     cmd.option("resume", "RUN_DIR", "continue the run in RUN_DIR from its last.safetensors");
@@ -276,8 +296,8 @@ int train_command(int argc, char** argv) {
         return 0;
     }
     const bool resuming = a.given("resume");
-    const std::string run_dir = resuming ? a.text("resume") : a.text("out");
-    if (run_dir.empty()) throw a.usage_error("--out RUN_DIR is required (or --resume RUN_DIR)");
+    const train::RunDir run(resuming ? a.text("resume") : a.text("out"));
+    if (run.path().empty()) throw a.usage_error("--out RUN_DIR is required (or --resume RUN_DIR)");
     if (a.text("data").empty()) throw a.usage_error("--data is required");
 
     // The device first: one this build or machine lacks stops here, before any data is read.
@@ -347,19 +367,18 @@ int train_command(int argc, char** argv) {
         if (!valid_loader && m.rfind("valid_", 0) == 0) throw a.usage_error(m + " needs a validation set (--valid-split or --valid-data)");
 
     // ---- model ----
-    fs::create_directories(run_dir);
-    const std::string model_path = run_dir + "/model.json", last_path = run_dir + "/last.safetensors",
-                      best_path = run_dir + "/best.safetensors", history_path = run_dir + "/history";
-    if (!resuming && fs::exists(last_path))
-        fail(Errc::invalid_argument, run_dir + " already holds a run; continue it with --resume " + run_dir + " or choose another --out");
-    kiln::nn::ModelSpec spec = resuming ? kiln::nn::read_model_file(model_path) : model_of(a);
+    fs::create_directories(run.path());
+    if (!resuming && fs::exists(run.last_safetensors()))
+        fail(Errc::invalid_argument,
+             run.path() + " already holds a run; continue it with --resume " + run.path() + " or choose another --out");
+    kiln::nn::ModelSpec spec = resuming ? kiln::nn::read_model_file(run.model_json()) : model_of(a);
     const kiln::Shape sample = train_loader.sample_shape();
     if (!resuming) {
         spec.input_shape.assign(sample.dims, sample.dims + sample.rank);
         spec.class_names = data.class_names();
         spec.eval_transforms = eval_transforms;
     } else if (spec.input_shape != std::vector<int64_t>(sample.dims, sample.dims + sample.rank)) {
-        fail(Errc::shape_mismatch, model_path + ": the run was trained on samples of another shape than " + sample.str());
+        fail(Errc::shape_mismatch, run.model_json() + ": the run was trained on samples of another shape than " + sample.str());
     }
     kiln::Graph g(seed);
     kiln::Shape xs{batch};
@@ -382,12 +401,12 @@ int train_command(int argc, char** argv) {
     if (resuming) {
         kiln::io::StateOptions with_optimizer;
         with_optimizer.optimizer = true;
-        const kiln::io::Metadata meta = kiln::io::load_state(*program, last_path, with_optimizer);
-        train::restore_state(meta, last_path, state);
-        rows = train::parse_history_json(kiln::read_file(history_path + ".json", "history"), history_path + ".json");
+        const kiln::io::Metadata meta = kiln::io::load_state(*program, run.last_safetensors(), with_optimizer);
+        train::restore_state(meta, run.last_safetensors(), state);
+        rows = train::parse_history_json(kiln::read_file(run.history_json(), "history"), run.history_json());
         std::erase_if(rows, [&](const train::HistoryRow& r) { return r.epoch > state.epoch; });
     } else {
-        kiln::io::write_file_atomic(model_path, kiln::nn::to_json(spec));
+        kiln::io::write_file_atomic(run.model_json(), kiln::nn::to_json(spec));
     }
 
     int64_t parameters = 0;
@@ -401,7 +420,7 @@ int train_command(int argc, char** argv) {
                 static_cast<long long>(data.num_classes()), model_name.c_str(),
                 static_cast<long long>(parameters), static_cast<long long>(batch), device_name.c_str());
     if (resuming)
-        std::printf("resuming %s at epoch %lld%s\n", run_dir.c_str(), static_cast<long long>(state.epoch + 1),
+        std::printf("resuming %s at epoch %lld%s\n", run.path().c_str(), static_cast<long long>(state.epoch + 1),
                     state.batch ? (", batch " + std::to_string(state.batch + 1)).c_str() : "");
 
     // ---- the loop ----
@@ -411,7 +430,7 @@ int train_command(int argc, char** argv) {
         o.optimizer = true;
         o.metadata = train::state_metadata(state);
         o.metadata["kiln.config"] = config;
-        kiln::io::save_state(*program, last_path, o);
+        kiln::io::save_state(*program, run.last_safetensors(), o);
     };
     const bool terminal = ::isatty(STDOUT_FILENO);
     ProgressBar bar{.epochs = epochs};
@@ -423,11 +442,11 @@ int train_command(int argc, char** argv) {
         rows.push_back(row);
         // History first, then weights: a crash in between leaves last.safetensors one epoch behind,
         // and resuming redoes that epoch, rewriting the same files.
-        kiln::io::write_file_atomic(history_path + ".csv", train::history_csv(rows));
-        kiln::io::write_file_atomic(history_path + ".json", train::history_json(rows));
-        if (row.best) kiln::io::save_state(*program, best_path);
+        kiln::io::write_file_atomic(run.history_csv(), train::history_csv(rows));
+        kiln::io::write_file_atomic(run.history_json(), train::history_json(rows));
+        if (row.best) kiln::io::save_state(*program, run.best_safetensors());
         save_last();
-        kiln::tools::save_curves(run_dir + "/curves.png", rows);
+        kiln::tools::save_curves(run.curves_png(), rows);
         kiln::report::HtmlReport page;
         page.title = "kiln-train: " + model_name + " on " + data.spec();
         page.facts = {{"model", model_name + " (" + std::to_string(parameters) + " parameters)"},
@@ -435,9 +454,9 @@ int train_command(int argc, char** argv) {
                       {"device", device_name},
                       {"epochs", std::to_string(row.epoch)},
                       {"best epoch", std::to_string(state.best_epoch) + " by " + cfg.checkpoint_monitor}};
-        page.pictures = kiln::tools::run_pictures({run_dir});
+        page.pictures = kiln::tools::run_pictures({run});
         page.history = kiln::tools::history_table(rows);
-        kiln::report::write_html_report(run_dir + "/report.html", page);
+        kiln::report::write_html_report(run.report_html(), page);
     };
     hooks.stop = &stop_requested;
     struct sigaction sa {};
@@ -454,18 +473,18 @@ int train_command(int argc, char** argv) {
     switch (result.end) {
     case train::FitResult::diverged:
         fail(Errc::invalid_argument, result.message + "; " +
-                                         (state.epoch > 0 ? last_path + " holds epoch " + std::to_string(state.epoch)
+                                         (state.epoch > 0 ? run.last_safetensors() + " holds epoch " + std::to_string(state.epoch)
                                                           : std::string("no checkpoint was written")));
     case train::FitResult::interrupted: {
         save_last();
-        std::string resume = quoted(argv[0]) + " --resume " + quoted(run_dir);
+        std::string resume = quoted(argv[0]) + " --resume " + quoted(run.path());
         if (a.given("epochs") && resuming) resume += " --epochs " + a.text("epochs");
         std::fflush(stdout);
         const std::string where = state.batch > 0 ? "at epoch " + std::to_string(state.epoch + 1) + ", after batch " +
                                                         std::to_string(state.batch) + " of " + std::to_string(train_loader.num_batches())
                                                   : "after epoch " + std::to_string(state.epoch);
-        std::fprintf(stderr, "kiln-train: interrupted %s; saved %s\nresume with: %s\n", where.c_str(), last_path.c_str(),
-                     resume.c_str());
+        std::fprintf(stderr, "kiln-train: interrupted %s; saved %s\nresume with: %s\n", where.c_str(),
+                     run.last_safetensors().c_str(), resume.c_str());
         return 130;
     }
     case train::FitResult::early_stopped:
@@ -474,9 +493,9 @@ int train_command(int argc, char** argv) {
     case train::FitResult::completed: break;
     }
     std::printf("best epoch %lld by %s: %.4f (%s)\n", static_cast<long long>(state.best_epoch), cfg.checkpoint_monitor.c_str(),
-                state.best_score, best_path.c_str());
+                state.best_score, run.best_safetensors().c_str());
     if (yes(a, "load-best") && state.best_epoch > 0) {
-        kiln::io::load_state(*program, best_path);
+        kiln::io::load_state(*program, run.best_safetensors());
         if (valid_loader) {
             const train::Evaluation v = train::evaluate(model, *valid_loader);
             std::printf("loaded the best weights (epoch %lld): valid_loss %.4f, valid_acc %.4f\n",
@@ -485,7 +504,7 @@ int train_command(int argc, char** argv) {
             std::printf("loaded the best weights (epoch %lld)\n", static_cast<long long>(state.best_epoch));
         }
     }
-    std::printf("run directory: %s\n", run_dir.c_str());
+    std::printf("run directory: %s\n", run.path().c_str());
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "kiln/report/html.h"
 #include "kiln/report/save.h"
 #include "kiln/train/fit.h"
+#include "kiln/train/run_files.h"
 
 namespace kiln::tools {
 
@@ -31,18 +32,18 @@ inline void save_curves(const std::string& path, const std::vector<train::Histor
 }
 
 // The pictures a report shows, in this order, each where it is found first among `folders`.
-inline std::vector<report::Picture> run_pictures(const std::vector<std::string>& folders) {
-    const std::pair<const char*, const char*> known[] = {
-        {"curves.png", "loss and accuracy per epoch"},
-        {"confusion.png", "confusion matrix"},
-        {"misclassified.png", "misclassified samples"},
-        {"filters.png", "filters of the first convolution"},
+inline std::vector<report::Picture> run_pictures(const std::vector<train::RunDir>& folders) {
+    const std::pair<std::string (train::RunDir::*)() const, const char*> known[] = {
+        {&train::RunDir::curves_png, "loss and accuracy per epoch"},
+        {&train::RunDir::confusion_png, "confusion matrix"},
+        {&train::RunDir::misclassified_png, "misclassified samples"},
+        {&train::RunDir::filters_png, "filters of the first convolution"},
     };
     std::vector<report::Picture> pictures;
     for (const auto& [file, caption] : known)
-        for (const std::string& folder : folders)
-            if (std::filesystem::exists(folder + "/" + file)) {
-                pictures.push_back({caption, folder + "/" + file});
+        for (const train::RunDir& folder : folders)
+            if (const std::string path = (folder.*file)(); std::filesystem::exists(path)) {
+                pictures.push_back({caption, path});
                 break;
             }
     return pictures;

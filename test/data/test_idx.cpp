@@ -16,7 +16,7 @@
 
 #include "data/precondition.h"
 #include "kiln/data/plugin_registry.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 // The replacements below pair malloc with free on purpose.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"

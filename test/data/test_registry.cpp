@@ -14,7 +14,7 @@
 #include "data/test_plugins.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 using namespace kiln::data;

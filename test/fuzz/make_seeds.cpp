@@ -122,7 +122,7 @@ void safetensors_seeds() {
     seed("safetensors", "kiln", read_bytes(dir / "a.safetensors"));
     kiln::io::save_safetensors(dir / "e.safetensors", {}, {});
     seed("safetensors", "empty", read_bytes(dir / "e.safetensors"));
-    // As safetensors.torch.save_file lays it out (test/nn/test_safetensors.cpp has the bytes' story).
+    // As safetensors.torch.save_file lays it out (test/io/test_safetensors.cpp has the bytes' story).
     const std::string header = R"({"__metadata__":{"format":"pt"},"b":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)"
                                R"("a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
     Bytes torch;
@@ -146,8 +146,9 @@ void safetensors_seeds() {
 
 // ---- model descriptions: the course's models, and one of every layer type ----
 void model_json_seeds(const fs::path& source) {
-    for (const char* f : {"tinyvgg.json", "resnet_mini.json"}) seed("model-json", f, read_bytes((source / "test/train" / f).string()));
-    for (const std::string& name : kiln::nn::model_names()) {
+    for (const char* f : {"tinyvgg.json", "resnet_mini.json"}) seed("model-json", f, read_bytes((source / "test/nn" / f).string()));
+    for (const kiln::nn::BuiltinModel& builtin : kiln::nn::builtin_models()) {
+        const std::string name = builtin.name;
         seed("model-json", "name-" + name, name);
         kiln::nn::ModelSpec spec = kiln::nn::parse_model(name, "seed");
         spec.input_shape = {1, 8, 8};

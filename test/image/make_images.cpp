@@ -13,18 +13,6 @@
 
 #include "kiln/image/codec.h"
 
-TempDir::TempDir() {
-    static int count = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("kiln-image-test-" + std::to_string(::getpid()) + "-" + std::to_string(count++));
-    std::filesystem::create_directories(path);
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-}
-
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);

@@ -13,16 +13,7 @@
 #include <vector>
 
 #include "data/precondition.h"
-
-// A fresh folder under the system's temp folder, removed with everything in it at scope exit.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+#include "temp_dir.h"
 
 // A PNG as libpng writes it. `samples` holds one value per sample, row-major (grey: 1 a pixel,
 // grey+alpha: 2, RGB: 3, RGBA: 4, palette: the index), each < 2^bit_depth; they are packed as

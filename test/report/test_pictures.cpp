@@ -1,6 +1,7 @@
 // The report's pictures, read back from the PNGs they were saved as: curve points where their
 // axes say, heat-map cells in their count's colour with readable text, grids and filters with
 // the pixels their inputs give.
+#define BOOST_TEST_MODULE report
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

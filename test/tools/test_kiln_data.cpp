@@ -21,7 +21,7 @@
 #include "kiln/data/plugin_registry.h"
 #include "kiln/image/codec.h"
 #include "kiln/image/draw.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;

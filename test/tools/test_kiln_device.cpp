@@ -19,7 +19,7 @@
 #include "kiln/backend/registry.h"
 #include "kiln/core/error.h"
 #include "kiln/io/safetensors.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;

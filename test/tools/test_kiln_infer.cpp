@@ -27,7 +27,7 @@
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
 #include "kiln/train/metrics.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;
@@ -89,7 +89,7 @@ size_t count(const std::string& s, const std::string& part) {
 }
 
 // The mean cross-entropy and accuracy of the run's best weights over the first n test samples,
-// computed here with the program's own loss (not kiln-infer's softmax).
+// computed here with a program and batches of 50 of its own (kiln-infer's batches are 64).
 std::pair<double, double> reference(const std::string& run_dir, int64_t n) {
     const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(run_dir + "/model.json");
     kiln::data::PluginRegistry plugins({KILN_TEST_PLUGIN_DIR});

@@ -13,7 +13,7 @@
 #include "kiln/nn/layers.h"
 #include "kiln/train/fit.h"
 #include "kiln/train/run_files.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 

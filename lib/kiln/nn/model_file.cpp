@@ -320,10 +320,6 @@ json layers_json(const std::vector<LayerSpec>& layers) {
 
 // ---- building ----
 
-bool takes_hidden_units(const std::string& builtin) {
-    return builtin == "fmnist_linear" || builtin == "fmnist_mlp" || builtin == "tinyvgg";
-}
-
 Value build_layers(Graph& g, const std::string& prefix, const std::vector<LayerSpec>& layers, Value x, int64_t classes);
 
 Value build_layer(Graph& g, const std::string& name, const LayerSpec& s, Value x, int64_t classes) {
@@ -398,14 +394,14 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
     spec.origin = origin;
     const size_t start = text.find_first_not_of(" \t\r\n");
     if (start == std::string::npos || text[start] != '{') {
-        const auto& names = model_names();
-        if (std::find(names.begin(), names.end(), text) == names.end()) {
-            std::string list;
-            for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+        const BuiltinModel* builtin = find_builtin_model(text);
+        if (!builtin) {
             const std::string name = text.size() > 60 ? text.substr(0, 57) + "…" : text;
-            fail(Errc::invalid_argument, origin + ": '" + name + "' is neither a JSON description nor a built-in model (" + list + ")");
+            fail(Errc::invalid_argument, origin + ": '" + name + "' is neither a JSON description nor a built-in model (" +
+                                             builtin_model_names() + ")");
         }
         spec.builtin = text;
+        spec.hidden_units = builtin->hidden_units;
         return spec;
     }
     json j;
@@ -420,16 +416,12 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
     std::vector<std::string> allowed = run_keys;
     if (r.has("builtin")) {
         spec.builtin = r.text("builtin");
-        const auto& names = model_names();
-        if (std::find(names.begin(), names.end(), spec.builtin) == names.end()) {
-            std::string list;
-            for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-            r.bad("unknown model '" + spec.builtin + "' (known: " + list + ")", "builtin");
-        }
+        const BuiltinModel* builtin = find_builtin_model(spec.builtin);
+        if (!builtin) r.bad("unknown model '" + spec.builtin + "' (known: " + builtin_model_names() + ")", "builtin");
         allowed.push_back("builtin");
-        if (takes_hidden_units(spec.builtin)) allowed.push_back("hidden_units");
+        if (builtin->takes_hidden_units()) allowed.push_back("hidden_units");
         r.only(allowed);
-        spec.hidden_units = r.integer("hidden_units", 10);
+        spec.hidden_units = r.integer("hidden_units", builtin->hidden_units);
     } else {
         allowed.push_back("layers");
         r.only(allowed);
@@ -462,7 +454,8 @@ std::string to_json(const ModelSpec& spec) {
     json j;
     if (!spec.builtin.empty()) {
         j["builtin"] = spec.builtin;
-        if (takes_hidden_units(spec.builtin)) j["hidden_units"] = spec.hidden_units;
+        if (const BuiltinModel* builtin = find_builtin_model(spec.builtin); builtin && builtin->takes_hidden_units())
+            j["hidden_units"] = spec.hidden_units;
     } else {
         j["layers"] = layers_json(spec.layers);
     }
@@ -477,7 +470,8 @@ Value build_model(Graph& g, const ModelSpec& spec, Value x, int64_t classes) {
         try {
             return build_model(g, spec.builtin, x, classes, spec.hidden_units);
         } catch (const Error& e) {
-            const bool sized = takes_hidden_units(spec.builtin);  // then the size most likely at fault
+            const BuiltinModel* builtin = find_builtin_model(spec.builtin);
+            const bool sized = builtin && builtin->takes_hidden_units();  // then the size most likely at fault
             throw Error(e.code(), spec.origin + ": " + spec.builtin +
                                       (sized ? " with hidden_units " + std::to_string(spec.hidden_units) : std::string()) + ": " + e.what());
         }

@@ -45,6 +45,7 @@
 
 #include "kiln/graph/graph.h"
 #include "kiln/nn/layers.h"
+#include "kiln/nn/models.h"
 
 namespace kiln::nn {
 
@@ -73,7 +74,7 @@ struct LayerSpec {
 struct ModelSpec {
     std::string origin;              // where it was read from, for messages
     std::string builtin;             // a model of models.h, or empty for `layers`
-    int64_t hidden_units = 10;       // the built-ins that take it (fmnist_linear, fmnist_mlp, tinyvgg)
+    int64_t hidden_units = default_hidden_units;  // for a built-in that takes it (BuiltinModel::hidden_units)
     std::vector<LayerSpec> layers;
     // What a trained run records beside the architecture (empty in a plain description).
     std::vector<int64_t> input_shape;  // [C, H, W] (or the sample's shape)

@@ -71,20 +71,40 @@ Value resnet_mini(Graph& g, Value x, int64_t classes) {
     return linear(g, "outlayer", g.global_avg_pool2d(h), classes);
 }
 
-const std::vector<std::string>& model_names() {
-    static const std::vector<std::string> names{"fmnist_linear", "fmnist_mlp", "tinyvgg", "lenet5", "resnet_mini"};
+namespace {
+
+Value lenet5_of(Graph& g, Value x, int64_t, int64_t classes) { return lenet5(g, x, classes); }
+Value resnet_mini_of(Graph& g, Value x, int64_t, int64_t classes) { return resnet_mini(g, x, classes); }
+
+const BuiltinModel builtins[] = {
+    {"fmnist_linear", "flatten, Linear(hidden), Linear(classes)", default_hidden_units, fmnist_linear},
+    {"fmnist_mlp", "flatten, Linear(hidden), ReLU, Linear(classes), ReLU", default_hidden_units, fmnist_mlp},
+    {"tinyvgg", "TinyVGG: two blocks of 3x3 convolutions and max pooling, then Linear", default_hidden_units, tinyvgg},
+    {"lenet5", "LeNet-5: 5x5 convolutions, sigmoid, average pooling, three linear layers", 0, lenet5_of},
+    {"resnet_mini", "a small ResNet: three basic blocks with BatchNorm (16, 32, 64 channels)", 0, resnet_mini_of},
+};
+
+}  // namespace
+
+std::span<const BuiltinModel> builtin_models() { return builtins; }
+
+const BuiltinModel* find_builtin_model(const std::string& name) {
+    for (const BuiltinModel& m : builtins)
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
+std::string builtin_model_names(bool (*which)(const BuiltinModel&)) {
+    std::string names;
+    for (const BuiltinModel& m : builtins)
+        if (!which || which(m)) names += (names.empty() ? "" : ", ") + std::string(m.name);
     return names;
 }
 
 Value build_model(Graph& g, const std::string& name, Value x, int64_t classes, int64_t hidden_units) {
-    if (name == "fmnist_linear") return fmnist_linear(g, x, hidden_units, classes);
-    if (name == "fmnist_mlp") return fmnist_mlp(g, x, hidden_units, classes);
-    if (name == "tinyvgg") return tinyvgg(g, x, hidden_units, classes);
-    if (name == "lenet5") return lenet5(g, x, classes);
-    if (name == "resnet_mini") return resnet_mini(g, x, classes);
-    std::string known;
-    for (const std::string& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-    fail(Errc::invalid_argument, "unknown model '" + name + "' (known: " + known + ")");
+    const BuiltinModel* m = find_builtin_model(name);
+    if (!m) fail(Errc::invalid_argument, "unknown model '" + name + "' (known: " + builtin_model_names() + ")");
+    return m->build(g, x, hidden_units, classes);
 }
 
 }  // namespace kiln::nn

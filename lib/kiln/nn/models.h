@@ -7,23 +7,26 @@
 //   auto logits = kiln::nn::tinyvgg(g, x, /*hidden_units=*/10, /*classes=*/10);
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
-#include <vector>
 
 #include "kiln/graph/graph.h"
 
 namespace kiln::nn {
 
+// The course's width of the hidden layers, for the models that take hidden_units.
+inline constexpr int64_t default_hidden_units = 10;
+
 // layer_stack = Flatten → Linear(C·H·W, hidden) → Linear(hidden, classes)
 //   (layer_stack.1.weight, layer_stack.2.bias, …)
-Value fmnist_linear(Graph& g, Value x, int64_t hidden_units = 10, int64_t classes = 10);
+Value fmnist_linear(Graph& g, Value x, int64_t hidden_units = default_hidden_units, int64_t classes = 10);
 // layer_stack = Flatten → Linear(C·H·W, hidden) → ReLU → Linear(hidden, classes) → ReLU
 //   (layer_stack.1.*, layer_stack.3.*)
-Value fmnist_mlp(Graph& g, Value x, int64_t hidden_units = 10, int64_t classes = 10);
+Value fmnist_mlp(Graph& g, Value x, int64_t hidden_units = default_hidden_units, int64_t classes = 10);
 // conv_block_1, conv_block_2 = [Conv3×3 pad 1 → ReLU → Conv3×3 pad 1 → ReLU → MaxPool 2],
 // classifier = Flatten → Linear(hidden·(H/4)·(W/4), classes); in_channels and the image size come
 // from x (28×28 grey or 64×64 RGB in the course).
-Value tinyvgg(Graph& g, Value x, int64_t hidden_units = 10, int64_t classes = 10);
+Value tinyvgg(Graph& g, Value x, int64_t hidden_units = default_hidden_units, int64_t classes = 10);
 // c1 Conv(C,6,5,pad 2) → Sigmoid → p1 AvgPool 2 → c2 Conv(6,16,5) → Sigmoid → p2 AvgPool 2 →
 // Flatten → f1 Linear(16·5·5,120) → Sigmoid → f2 Linear(120,84) → Sigmoid → f3 Linear(84,classes)
 Value lenet5(Graph& g, Value x, int64_t classes = 10);
@@ -34,8 +37,23 @@ Value lenet5(Graph& g, Value x, int64_t classes = 10);
 // out = ReLU(conv2(conv1(x)) + shortcut(x)). Names like block2.0.shortcut.1.running_var.
 Value resnet_mini(Graph& g, Value x, int64_t classes = 10);
 
-// The models above by name: "fmnist_linear", "fmnist_mlp", "tinyvgg", "lenet5", "resnet_mini".
-Value build_model(Graph& g, const std::string& name, Value x, int64_t classes = 10, int64_t hidden_units = 10);
-const std::vector<std::string>& model_names();
+// The models above by name: the one list of them, which model files, kiln-train's --model and
+// --model-arg, and the help texts read.
+struct BuiltinModel {
+    const char* name;
+    const char* description;  // one line, for help texts
+    int64_t hidden_units;     // its default hidden_units; 0: it takes none
+    Value (*build)(Graph& g, Value x, int64_t hidden_units, int64_t classes);  // ignores hidden_units if it takes none
+
+    bool takes_hidden_units() const { return hidden_units > 0; }
+};
+std::span<const BuiltinModel> builtin_models();
+// The model of that name, or nullptr.
+const BuiltinModel* find_builtin_model(const std::string& name);
+// The models' names for messages, "fmnist_linear, fmnist_mlp, …"; `which` picks some of them.
+std::string builtin_model_names(bool (*which)(const BuiltinModel&) = nullptr);
+
+// Builds the model of that name; Error(invalid_argument) naming the known ones for another name.
+Value build_model(Graph& g, const std::string& name, Value x, int64_t classes = 10, int64_t hidden_units = default_hidden_units);
 
 }  // namespace kiln::nn

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kiln/core/error.h"
+#include "kiln/train/metrics.h"
 
 namespace kiln::train {
 
@@ -16,20 +17,20 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Logits and labels of one batch, read out of the program (its input slots are reused by the
-// arena after their last use, so labels are copied before the step runs).
+// arena after their last use, so training copies the labels before the step runs).
 struct BatchBuffers {
     std::vector<float> logits;
     std::vector<int64_t> labels;
     BatchBuffers(const Classifier& m)
         : logits(size_t(m.program.compiled_batch() * m.classes)), labels(size_t(m.program.compiled_batch())) {}
 
-    int64_t correct(const Classifier& m, int64_t n) {
+    // Reads the last call's logits of n samples; how many of them predict their label.
+    int64_t correct(const Classifier& m, const int64_t* labels_of_batch, int64_t n) {
         m.program.read(m.logits, logits.data());
+        const size_t classes = size_t(m.classes);
         int64_t c = 0;
-        for (int64_t i = 0; i < n; ++i) {
-            const float* row = &logits[size_t(i * m.classes)];
-            c += int64_t(std::max_element(row, row + m.classes) - row) == labels[size_t(i)];
-        }
+        for (size_t i = 0; i < size_t(n); ++i)
+            c += argmax(std::span<const float>(&logits[i * classes], classes)) == labels_of_batch[i];
         return c;
     }
 };
@@ -57,22 +58,23 @@ double metric(const HistoryRow& row, const std::string& name) {
     fail(Errc::invalid_argument, "unknown metric '" + name + "' (known: train_loss, train_acc, valid_loss, valid_acc)");
 }
 
-Evaluation evaluate(Classifier& m, data::DataLoader& loader) {
+Evaluation evaluate(Classifier& m, data::DataLoader& loader, const std::function<void(const EvaluatedBatch&)>& on_batch) {
     BatchBuffers buf(m);
-    float* xin = m.program.input_data<float>(m.x);
-    int64_t* yin = m.program.input_data<int64_t>(m.y);
+    LossMeter loss;
+    int64_t correct = 0;
     loader.set_epoch(0);
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    while (const int64_t n = loader.next_into(xin, yin)) {
-        std::copy_n(yin, n, buf.labels.begin());
-        m.program.forward(n);
-        loss_sum += double(m.program.loss()) * double(n);
-        correct += buf.correct(m, n);
-        seen += n;
+    while (const data::Batch* b = loader.next()) {
+        m.program.write_input(m.x, b->x, b->size);
+        m.program.write_input(m.y, b->labels, b->size);
+        m.program.forward(b->size);
+        loss.add(m.program.loss(), b->size);
+        correct += buf.correct(m, b->labels, b->size);
+        if (on_batch)
+            on_batch({std::span<const float>(buf.logits.data(), size_t(b->size * m.classes)),
+                      std::span<const int64_t>(b->labels, size_t(b->size)), std::span<const int64_t>(b->indices, size_t(b->size))});
     }
-    if (seen == 0) fail(Errc::invalid_argument, "evaluate: the data set " + loader.dataset().spec() + " is empty");
-    return {loss_sum / double(seen), double(correct) / double(seen), seen};
+    if (loss.samples() == 0) fail(Errc::invalid_argument, "evaluate: the data set " + loader.dataset().spec() + " is empty");
+    return {loss.mean(), double(correct) / double(loss.samples()), loss.samples()};
 }
 
 FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, const FitConfig& cfg, TrainState& state,
@@ -122,7 +124,7 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
                                                  " (lower the learning rate?)"};
             }
             state.loss_sum += double(loss) * double(n);
-            state.correct += buf.correct(m, n);
+            state.correct += buf.correct(m, buf.labels.data(), n);
             state.seen += n;
             ++state.batch;
             if (hooks.on_batch) {

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@
 
 namespace kiln::train {
 
-// A classifier program: images x, i64 labels y, logits [N, classes], the loss cross_entropy.
+// A classifier program: images x, i64 labels y, logits [N, classes], the loss cross_entropy(logits, y).
 struct Classifier {
     Program& program;
     Value x, y, logits;
@@ -93,8 +94,19 @@ struct Evaluation {
     double loss = 0, accuracy = 0;
     int64_t samples = 0;
 };
-// One pass over the loader's epoch 0 in eval mode (dropout off, BatchNorm's running statistics).
-Evaluation evaluate(Classifier& model, data::DataLoader& loader);
+// One batch as evaluate ran it, valid during the call.
+struct EvaluatedBatch {
+    std::span<const float> logits;     // [n, classes], row-major
+    std::span<const int64_t> labels;   // [n]
+    std::span<const int64_t> indices;  // [n] the samples' dataset indices
+};
+// One pass over the loader's epoch 0 in eval mode (dropout off, BatchNorm's running statistics):
+// the mean over the samples of the program's own loss (its cross_entropy node), and the share of
+// samples whose logits' argmax (metrics.h) is their label. fit's valid_loss and valid_acc, and
+// kiln-infer's loss and accuracy. `on_batch`, when given, sees every batch (for more metrics:
+// kiln-infer's confusion matrix and misclassified samples).
+Evaluation evaluate(Classifier& model, data::DataLoader& loader,
+                    const std::function<void(const EvaluatedBatch&)>& on_batch = {});
 
 // The value of a history metric by name: train_loss, train_acc, valid_loss, valid_acc.
 double metric(const HistoryRow& row, const std::string& name);

@@ -1,18 +1,47 @@
-// What a training run keeps in its directory besides weights: the loop's state as safetensors
-// metadata (so last.safetensors alone resumes a run), and the per-epoch history as CSV and JSON.
+// A run directory: the names of its files (RunDir), and what a training run keeps there besides
+// weights — the loop's state as safetensors metadata (so last.safetensors alone resumes a run),
+// and the per-epoch history as CSV and JSON.
 //
-//   run/model.json         the model description with input shape, class names, eval transforms
-//   run/best.safetensors   weights of the best epoch (PyTorch state_dict names)
-//   run/last.safetensors   weights + optimizer state + metadata "kiln.train_state" (TrainState)
-//   run/history.csv, run/history.json
+//   kiln::train::RunDir run("runs/tinyvgg");
+//   kiln::io::write_file_atomic(run.history_csv(), kiln::train::history_csv(rows));
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/io/safetensors.h"
 #include "kiln/train/fit.h"
 
 namespace kiln::train {
+
+// The files of a run directory, each named here once. kiln-train writes the run; kiln-infer writes
+// its evaluation and filters into the run directory or into another (its --out), a RunDir too.
+class RunDir {
+public:
+    explicit RunDir(std::string path) : path_(std::move(path)) {}
+    const std::string& path() const { return path_; }
+
+    // kiln-train's: the model description with input shape, class names and eval transforms; the
+    // best epoch's weights (PyTorch state_dict names); weights, optimizer state and the metadata
+    // "kiln.train_state" (TrainState) and "kiln.config" to resume from; the history; its curves and
+    // the HTML report (which kiln-infer rewrites with its own).
+    std::string model_json() const { return file("model.json"); }
+    std::string best_safetensors() const { return file("best.safetensors"); }
+    std::string last_safetensors() const { return file("last.safetensors"); }
+    std::string history_csv() const { return file("history.csv"); }
+    std::string history_json() const { return file("history.json"); }
+    std::string curves_png() const { return file("curves.png"); }
+    std::string report_html() const { return file("report.html"); }
+    // kiln-infer's: an evaluation's document and pictures, and the first convolution's filters.
+    std::string evaluation_json() const { return file("evaluation.json"); }
+    std::string confusion_png() const { return file("confusion.png"); }
+    std::string misclassified_png() const { return file("misclassified.png"); }
+    std::string filters_png() const { return file("filters.png"); }
+
+private:
+    std::string file(const char* name) const { return path_ + "/" + name; }
+    std::string path_;
+};
 
 // TrainState as metadata: "kiln.train_state" holds JSON in which doubles are written as hex-float
 // strings, so they read back bit for bit.

@@ -19,7 +19,7 @@ struct Context {
 
 using Kernel = void (*)(const KernelCall&, Context&);
 
-// One slot per op (graph/op.h); nullptr where there is no kernel (leaves; fast table: no fast path).
+// One slot per op (op/op.h); nullptr where there is no kernel (leaves; fast table: no fast path).
 extern const std::array<Kernel, op_count> reference_kernels;
 extern const std::array<Kernel, op_count> fast_kernels;
 

@@ -1,4 +1,4 @@
-// The CUDA backend's ops: for each op of graph/op.h, which kernel bodies (kernels.h) run over how
+// The CUDA backend's ops: for each op of op/op.h, which kernel bodies (kernels.h) run over how
 // many threads, in which order, on which scratch. Written once against an executor, so the same
 // code drives the GPU (module.cu: kernel launches and cuBLAS) and the host (test/cuda: loops and
 // the reference GEMM), and CI checks all of it on the CPU.

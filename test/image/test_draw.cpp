@@ -11,7 +11,7 @@
 #include "kiln/core/error.h"
 #include "kiln/image/codec.h"
 #include "kiln/image/draw.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln::image;
 using Points = std::set<std::pair<int64_t, int64_t>>;  // (x, y)

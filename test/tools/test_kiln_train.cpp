@@ -31,8 +31,8 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"
-#include "nn/temp_dir.h"
 #include "quick.h"
+#include "temp_dir.h"
 #include "tool_process.h"
 
 namespace fs = std::filesystem;
@@ -298,7 +298,7 @@ BOOST_AUTO_TEST_CASE(a_model_file_and_a_separate_validation_set,
     if (!have_data()) return;
     TempDir dir;
     const std::string run = dir / "run";
-    const Run r = train_run({"--data", data, "--limit", "600", "--model", std::string(KILN_TRAIN_TEST_DIR) + "/tinyvgg.json",
+    const Run r = train_run({"--data", data, "--limit", "600", "--model", std::string(KILN_NN_TEST_DIR) + "/tinyvgg.json",
                              "--valid-data", data + ",split=test", "--epochs", "1", "--out", run});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     BOOST_TEST(contains(r.out, "600 training samples, 10000 validation"), r.out);

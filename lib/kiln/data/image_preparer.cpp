@@ -1,11 +1,11 @@
-#include "kiln/report/prepare.h"
+#include "kiln/data/image_preparer.h"
 
 #include "kiln/core/error.h"
 #include "kiln/image/color.h"
 
-namespace kiln::report {
+namespace kiln::data {
 
-ImagePreparer::ImagePreparer(const data::PluginRegistry& plugins, InputShape shape, std::string_view after_to_tensor)
+ImagePreparer::ImagePreparer(const PluginRegistry& plugins, InputShape shape, std::string_view after_to_tensor)
     : shape_(shape) {
     if ((shape.channels != 1 && shape.channels != 3) || shape.height < 1 || shape.width < 1)
         fail(Errc::invalid_argument, "ImagePreparer: the model's input must be C×H×W with C = 1 or 3 and sides ≥ 1, got " +
@@ -46,13 +46,13 @@ Tensor ImagePreparer::prepare(const image::Image& decoded, const std::string& na
         img = &converted;
     }
     const kiln_array in{KILN_U8, 3, {img->height, img->width, img->channels, 0}, const_cast<uint8_t*>(img->pixels.data())};
-    data::PipelineScratch scratch;
+    PipelineScratch scratch;
     const kiln_array out = pipeline_.apply(in, scratch, /*seed=*/0);
     const Shape expected{shape_.channels, shape_.height, shape_.width};
-    if (out.elem != KILN_F32 || data::array_shape(out) != expected)
+    if (out.elem != KILN_F32 || array_shape(out) != expected)
         fail(Errc::shape_mismatch, name + ": the pipeline \"" + pipeline_.str() + "\" gives " +
-                                       data::array_description(out) + ", the model takes f32 " + expected.str());
+                                       array_description(out) + ", the model takes f32 " + expected.str());
     return from_data(out.data, DType::f32, Shape{1, shape_.channels, shape_.height, shape_.width});
 }
 
-}  // namespace kiln::report
+}  // namespace kiln::data

@@ -11,11 +11,11 @@
 
 #include "image/make_images.h"
 #include "kiln/core/error.h"
+#include "kiln/data/image_preparer.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/image/codec.h"
-#include "kiln/report/prepare.h"
 
-using kiln::report::ImagePreparer;
+using kiln::data::ImagePreparer;
 
 namespace {
 

@@ -8,7 +8,7 @@
 //   batch:  the result is [1, C, H, W].
 //
 //   kiln::data::PluginRegistry plugins;
-//   kiln::report::ImagePreparer prep(plugins, {1, 28, 28});          // the model's C, H, W
+//   kiln::data::ImagePreparer prep(plugins, {1, 28, 28});            // the model's C, H, W
 //   kiln::Tensor x = prep.prepare_file("boot.jpg");                    // f32 [1, 1, 28, 28]
 //   prog->write_input(input, x.data<float>(), 1);
 #pragma once
@@ -22,7 +22,7 @@
 #include "kiln/image/codec.h"
 #include "kiln/tensor/tensor.h"
 
-namespace kiln::report {
+namespace kiln::data {
 
 struct InputShape {
     int64_t channels = 0;  // 1 or 3
@@ -34,7 +34,7 @@ public:
     // The pipeline is "resize=HxW;to_tensor" followed by `after_to_tensor` (e.g. the model's
     // "normalize=mean=0.5,std=0.5"), made through `plugins` (which must offer the transforms
     // plugin). Error(invalid_argument) for channels other than 1 or 3 or sides < 1.
-    ImagePreparer(const data::PluginRegistry& plugins, InputShape shape, std::string_view after_to_tensor = "");
+    ImagePreparer(const PluginRegistry& plugins, InputShape shape, std::string_view after_to_tensor = "");
 
     const InputShape& shape() const { return shape_; }
     std::string pipeline() const { return pipeline_.str(); }
@@ -48,7 +48,7 @@ public:
 
 private:
     InputShape shape_;
-    data::TransformPipeline pipeline_;
+    TransformPipeline pipeline_;
 };
 
-}  // namespace kiln::report
+}  // namespace kiln::data

@@ -10,7 +10,7 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/nn/layers.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 
@@ -69,6 +69,24 @@ void expect_error(const std::function<void()>& f, Errc code, const std::string& 
         BOOST_TEST(std::string(e.what()).find(what) != std::string::npos);
     }
 }
+
+// A small classifier, as kiln-train checkpoints them; `hidden` varies its shape.
+std::unique_ptr<Program> small_program(uint64_t seed, int64_t hidden = 3) {
+    Graph g(seed);
+    Value x = g.input("x", {2, 4});
+    Value y = g.input("y", {2}, DType::i64);
+    Value logits = nn::linear(g, "fc", g.relu(nn::linear(g, "hidden", x, hidden)), 2);
+    CompileOptions o;
+    o.loss = g.cross_entropy(logits, y);
+    o.optimizer = Adam{.lr = 0.01f};
+    return compile(g, o);
+}
+
+const io::StateOptions with_optimizer = [] {
+    io::StateOptions o;
+    o.optimizer = true;
+    return o;
+}();
 
 }  // namespace
 
@@ -197,4 +215,29 @@ BOOST_AUTO_TEST_CASE(a_tampered_step_count_is_refused) {
     io::save_safetensors(path, f.tensors, f.metadata);
     io::load_state(*p, path, {.optimizer = true});
     BOOST_TEST(p->step_count() == int64_t(1) << 62);
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_metadata_and_mismatches) {
+    TempDir dir;
+    const std::string path = dir / "w.safetensors";
+    auto prog = small_program(1);
+    io::StateOptions o = with_optimizer;
+    o.metadata = {{"kiln.config", "{\"epochs\": \"3\"}"}};
+    io::save_state(*prog, path, o);
+    auto fresh = small_program(2);
+    const io::Metadata meta = io::load_state(*fresh, path, with_optimizer);
+    BOOST_TEST(meta.at("kiln.config") == "{\"epochs\": \"3\"}");
+    BOOST_TEST(meta.at("format") == "pt");
+
+    o.metadata = {{"format", "np"}};
+    BOOST_CHECK_THROW(io::save_state(*prog, path, o), Error);  // save_state writes "format" itself
+
+    auto wider = small_program(2, 5);
+    try {
+        io::load_state(*wider, path);
+        BOOST_FAIL("no error");
+    } catch (const Error& e) {
+        BOOST_TEST(e.code() == Errc::shape_mismatch);
+        BOOST_TEST(std::string(e.what()).find("'hidden.weight' is f32 [3, 4], expected f32 [5, 4]") != std::string::npos, e.what());
+    }
 }

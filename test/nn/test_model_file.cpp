@@ -13,7 +13,7 @@ using namespace kiln;
 
 namespace {
 
-const std::string here = KILN_TRAIN_TEST_DIR;
+const std::string here = KILN_NN_TEST_DIR;
 
 struct StateView {
     std::string name;

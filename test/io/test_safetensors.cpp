@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#define BOOST_TEST_MODULE io
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 #include <fstream>
@@ -13,7 +14,7 @@
 
 #include "kiln/core/error.h"
 #include "kiln/io/safetensors.h"
-#include "nn/temp_dir.h"
+#include "temp_dir.h"
 
 using namespace kiln;
 using io::NamedTensor;

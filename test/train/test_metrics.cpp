@@ -1,6 +1,6 @@
 // kiln::train metrics against hand-worked confusion matrices and scikit-learn's documented
 // examples (precision_recall_fscore_support, classification_report).
-#define BOOST_TEST_MODULE report
+#define BOOST_TEST_MODULE train_metrics
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
