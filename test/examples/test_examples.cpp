@@ -8,12 +8,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 
+#include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
+#include "kiln/nn/models.h"
 #include "quick.h"
 
 namespace {
@@ -110,4 +114,43 @@ BOOST_AUTO_TEST_CASE(tinyvgg_learns_a_slice_of_fashion_mnist) {
                         std::string("--model tinyvgg --epochs 1 ") + (quick ? "--limit 2000 --batch 8" : "--limit 8000") + " --data " + data);
     BOOST_TEST(r.status == 0, r.output);
     BOOST_TEST(r.number("best_test_accuracy") >= (quick ? 0.3 : 0.6), r.output);
+}
+
+// The inference-only program: TinyVGG's weights saved here, a drawn 28×28 PGM; its class and
+// probability equal a forward pass of the same program in this process.
+BOOST_AUTO_TEST_CASE(classify_agrees_with_a_forward_pass_here) {
+    OutDir out;
+    kiln::Graph g(21);
+    const kiln::Value x = g.input("x", {1, 1, 28, 28});
+    const kiln::Value logits = kiln::nn::tinyvgg(g, x);
+    kiln::CompileOptions options;
+    options.outputs = {logits};
+    options.backend_options.threads = 1;
+    auto program = kiln::compile(g, options);
+    const std::string weights = (out.path / "tinyvgg.safetensors").string(), image = (out.path / "ring.pgm").string();
+    kiln::io::save_state(*program, weights);
+
+    std::vector<unsigned char> pixels(28 * 28);
+    std::vector<float> x01(pixels.size());
+    for (int i = 0; i < 28 * 28; ++i) {  // a bright ring on black
+        const double r = std::hypot(i / 28 - 13.5, i % 28 - 13.5);
+        pixels[size_t(i)] = static_cast<unsigned char>(std::abs(r - 8) < 3 ? 230 : 10);
+        x01[size_t(i)] = float(pixels[size_t(i)]) / 255.0f;
+    }
+    {
+        std::ofstream f(image, std::ios::binary);
+        f << "P5\n28 28\n255\n";
+        f.write(reinterpret_cast<const char*>(pixels.data()), std::streamsize(pixels.size()));
+    }
+    program->write_input(x, x01.data(), 1);
+    program->forward(1);
+    const std::vector<float> z = program->read(logits);
+    const size_t best = size_t(std::max_element(z.begin(), z.end()) - z.begin());
+    double sum = 0;
+    for (float v : z) sum += std::exp(double(v) - double(z[best]));
+
+    Run r = run_example("classify", out.path.string(), "'" + weights + "' '" + image + "'");
+    BOOST_TEST(r.status == 0, r.output);
+    BOOST_TEST(r.number("class") == double(best));
+    BOOST_TEST(std::abs(r.number("p") - 1.0 / sum) <= 1e-4);
 }

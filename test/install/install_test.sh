@@ -83,6 +83,26 @@ CPP
 $cxx -std=c++20 $cflags "$work/main.cpp" -o "$work/main" $libs
 LD_LIBRARY_PATH=$dest$libdir "$work/main"
 
+# 2b. The minimal inference module: kiln-inference.pc names the engine, the model builders and
+# safetensors; a program built with it (examples/classify.cpp, statically against the installed
+# .a files) and the engine's library need neither libpng nor libjpeg, and no JSON parser is in
+# the engine.
+inference_libs=$(pkg-config --libs --static kiln-inference)
+echo "--- pkg-config --libs --static kiln-inference: $inference_libs"
+# shellcheck disable=SC2086
+$cxx -std=c++20 $(pkg-config --cflags kiln-inference) "$source/examples/classify.cpp" -o "$work/classify" \
+    -Wl,-Bstatic $(pkg-config --libs-only-l kiln-inference) -Wl,-Bdynamic $(pkg-config --libs-only-other --static kiln-inference) -L"$dest$libdir" -lpthread -ldl
+needed_of() { readelf -d "$1" | awk '/NEEDED/ {print $NF}'; }
+if needed_of "$work/classify" | grep -qE 'png|jpeg|kiln'; then
+    printf 'FAIL: classify (static kiln) needs:\n%s\n' "$(needed_of "$work/classify")"; exit 1; fi
+if needed_of "$dest$libdir/libkiln-runtime.so" | grep -qE 'png|jpeg'; then
+    printf 'FAIL: libkiln-runtime.so needs:\n%s\n' "$(needed_of "$dest$libdir/libkiln-runtime.so")"; exit 1; fi
+if nm -C "$dest$libdir/libkiln-runtime.so" | grep -q nlohmann; then echo "FAIL: libkiln-runtime.so holds nlohmann-json code"; exit 1; fi
+status=0
+"$work/classify" 2>/dev/null || status=$?
+[ "$status" -eq 2 ] || { echo "FAIL: classify without arguments exits $status, not 2 (its usage)"; exit 1; }
+echo "--- examples/classify.cpp built statically with kiln-inference: no libpng, libjpeg or libkiln-*.so needed"
+
 # 3. The CUDA backend module.
 if [ "$cuda" = yes ]; then
     module=$dest$libdir/kiln/libkiln-cuda.so
