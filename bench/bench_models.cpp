@@ -64,15 +64,21 @@ std::unique_ptr<Program> compile_for(Built& b, bool train, const OptimizerConfig
     return compile(b.g, o);
 }
 
-void fill(Program& p, const Built& b, int64_t batch) {
-    Generator rng(7);
-    float* x = p.input_data<float>(b.x);
-    for (int64_t i = 0; i < batch * 784; ++i) x[i] = rng.uniform();
-    if (p.can_train()) {
-        int64_t* y = p.input_data<int64_t>(b.y);
-        for (int64_t i = 0; i < batch; ++i) y[i] = int64_t(rng.below(10));
+// One batch of random images (and labels), written into the program before every call as a data
+// loader does: a call consumes its inputs (the arena reuses their memory).
+struct Batch {
+    std::vector<float> x;
+    std::vector<int64_t> y;
+    Batch(int64_t n) : x(size_t(n) * 784), y(size_t(n)) {
+        Generator rng(7);
+        for (float& v : x) v = rng.uniform();
+        for (int64_t& v : y) v = int64_t(rng.below(10));
     }
-}
+    void write(Program& p, const Built& b, int64_t n) const {
+        p.write_input(b.x, x.data(), n);
+        if (p.can_train()) p.write_input(b.y, y.data(), n);
+    }
+};
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -134,24 +140,33 @@ int main(int argc, char** argv) {
         {
             Built b = build(model, s->batch);
             auto p = compile_for(b, true, s->optimizer, threads);
-            fill(*p, b, s->batch);
-            for (int r = 0; r < 3; ++r) train.push_back(rate(seconds / 3, [&] { p->train_step(s->batch); }) * double(s->batch));
+            const Batch batch(s->batch);
+            auto step = [&] {
+                batch.write(*p, b, s->batch);
+                p->train_step(s->batch);
+            };
+            for (int r = 0; r < 3; ++r) train.push_back(rate(seconds / 3, step) * double(s->batch));
         }
         {
             Built b = build(model, 1000);
             auto p = compile_for(b, false, {}, threads);
-            fill(*p, b, 1000);
-            for (int r = 0; r < 3; ++r) infer.push_back(rate(seconds / 3, [&] { p->forward(1000); }) * 1000.0);
+            const Batch batch(1000);
+            auto call = [&] {
+                batch.write(*p, b, 1000);
+                p->forward(1000);
+            };
+            for (int r = 0; r < 3; ++r) infer.push_back(rate(seconds / 3, call) * 1000.0);
         }
         double latency_us;
         {
             Built b = build(model, 1);
             auto p = compile_for(b, false, {}, threads);
-            fill(*p, b, 1);
+            const Batch batch(1);
             std::vector<double> us;
             float out[10];
             for (int i = 0; i < 2000; ++i) {
                 const auto t0 = Clock::now();
+                batch.write(*p, b, 1);
                 p->forward(1);
                 p->read(b.logits, out);
                 us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
