@@ -10,6 +10,10 @@
 //   std::printf("%s", prog->memory_report().c_str());
 //   prog->write_input(x, batch_x, n);         // or fill prog->input_data<float>(x) on the CPU
 //   float l = prog->train_step(n);
+//
+// Or in memory the caller owns: size it with plan(), then hand it in.
+//   kiln::MemoryPlan need = kiln::plan(g, opt);
+//   auto prog = kiln::compile(g, opt, {arena, need.arena_bytes, persistent, need.persistent_bytes});
 #pragma once
 #include <cstddef>
 #include <cstdint>
