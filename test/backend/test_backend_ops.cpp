@@ -23,7 +23,7 @@
 
 #include "../graph/op_cases.h"
 #include "cuda/host_executor.h"
-#include "kiln/backend/cpu/cpu_backend.h"
+#include "kiln/backend/reference/kernels.h"
 #include "kiln/backend/registry.h"
 #include "kiln/graph/autodiff.h"
 #include "kiln/runtime/passes.h"
@@ -253,10 +253,10 @@ BOOST_AUTO_TEST_CASE(every_op_has_a_reference_kernel_and_a_case) {
     for (int i = 0; i < op_count; ++i) {
         const Op op = static_cast<Op>(i);
         if (op_info(op).leaf()) {
-            BOOST_TEST(!cpu::reference_kernels[i], op_name(op) << " is a leaf but has a reference kernel");
+            BOOST_TEST(!reference::kernels[i], op_name(op) << " is a leaf but has a reference kernel");
             continue;
         }
-        BOOST_TEST(cpu::reference_kernels[i], op_name(op) << " has no reference kernel (kernels_reference.cpp)");
+        BOOST_TEST(reference::kernels[i], op_name(op) << " has no reference kernel (backend/reference/kernels.cpp)");
         BOOST_TEST(exercised.count(op), op_name(op) << " has no case in test/graph/op_cases.h");
     }
 }

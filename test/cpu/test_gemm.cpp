@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "kiln/backend/cpu/gemm.h"
+#include "kiln/backend/reference/kernels.h"
 
 #include "alloc_counter.h"
 #include "quick.h"
 
 using kiln::ThreadPool;
 using kiln::cpu::Gemm;
-using kiln::cpu::gemm_reference;
 
 namespace {
 
@@ -59,7 +59,7 @@ void run(Gemm& gemm, const Case& t, const Operands& o, std::vector<float>& c) {
     gemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, o.a.data(), t.lda(), o.b.data(), t.ldb(), t.beta, c.data(), t.ldc());
 }
 
-// Checks Gemm against gemm_reference element by element. Both sum k products in float, in
+// Checks Gemm against reference::gemm element by element. Both sum k products in float, in
 // different orders, so each may be off from the exact value by at most about k·u·Σ|a||b|
 // (u = 2⁻²⁴, the standard bound for recursive summation); we allow twice that for the two of them,
 // plus the roundings of alpha and beta. The bound is per element, computed from the operands, so
@@ -70,7 +70,7 @@ void check_against_reference(Gemm& gemm, const Case& t, uint32_t seed = 1) {
         Operands o(t, seed);
         std::vector<float> fast = o.c, ref = o.c;
         run(gemm, t, o, fast);
-        gemm_reference(t.ta, t.tb, t.m, t.n, t.k, t.alpha, o.a.data(), t.lda(), o.b.data(), t.ldb(), t.beta,
+        kiln::reference::gemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, o.a.data(), t.lda(), o.b.data(), t.ldb(), t.beta,
                        ref.data(), t.ldc());
         const double u = std::ldexp(1.0, -24);
         int64_t bad = 0;
@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(hand_worked_example) {
                 const float want[] = {115, 126, 275, 304};
                 BOOST_TEST(c == want, boost::test_tools::per_element());
                 float r[] = {1, 2, 3, 4};
-                gemm_reference(ta, tb, 2, 2, 3, 2.0f, ta ? at : a, ta ? 2 : 3, tb ? bt : b, tb ? 3 : 2, -1.0f, r, 2);
+                kiln::reference::gemm(ta, tb, 2, 2, 3, 2.0f, ta ? at : a, ta ? 2 : 3, tb ? bt : b, tb ? 3 : 2, -1.0f, r, 2);
                 BOOST_TEST(r == want, boost::test_tools::per_element());
             }
         }

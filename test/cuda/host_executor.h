@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "kiln/backend/backend.h"
-#include "kiln/backend/cpu/gemm.h"
+#include "kiln/backend/reference/kernels.h"
 #include "kiln/backend/cuda/ops.h"
 
 namespace kiln::testing {
@@ -27,8 +27,8 @@ struct HostExecutor {
     void gemm(const cuda::GemmCall& m) {
         ++launches;
         for (int64_t b = 0; b < m.batch; ++b)
-            cpu::gemm_reference(m.trans_a, m.trans_b, m.m, m.n, m.k, 1.0f, m.a + b * m.stride_a, m.lda, m.b + b * m.stride_b,
-                           m.ldb, m.beta, m.c + b * m.stride_c, m.ldc);
+            reference::gemm(m.trans_a, m.trans_b, m.m, m.n, m.k, 1.0f, m.a + b * m.stride_a, m.lda, m.b + b * m.stride_b,
+                                            m.ldb, m.beta, m.c + b * m.stride_c, m.ldc);
     }
     void copy(void* dst, const void* src, size_t bytes) {
         ++launches;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kiln/backend/reference/kernels.h"
 #include "kiln/core/error.h"
 
 namespace kiln::cpu {
@@ -17,11 +18,11 @@ public:
     const char* name() const override { return reference_ ? "cpu-reference" : "cpu"; }
 
     bool supports(const KernelCall& call) const override {
-        return reference_kernels[static_cast<int>(call.op)] != nullptr;
+        return reference::kernels[static_cast<int>(call.op)] != nullptr;
     }
 
     size_t scratch_bytes(const KernelCall& call) const override {
-        return reference_ ? reference_scratch_bytes(call) : fast_scratch_bytes(call, pool_.size());
+        return reference_ ? 0 : fast_scratch_bytes(call, pool_.size());
     }
 
     void* allocate(size_t bytes) override {
@@ -41,10 +42,11 @@ public:
 
     void run(const KernelCall& call) override {
         const int op = static_cast<int>(call.op);
-        Kernel k = reference_ ? nullptr : fast_kernels[op];
-        if (!k) k = reference_kernels[op];
-        Context ctx{pool_, gemm_};
-        k(call, ctx);
+        if (const Kernel fast = reference_ ? nullptr : fast_kernels[op]) {
+            Context ctx{pool_, gemm_};
+            return fast(call, ctx);
+        }
+        reference::kernels[op](call);
     }
 
 private:

@@ -1,5 +1,5 @@
 // The CPU backend: host memory, a thread pool, and two kernel tables generated from the op list —
-// the portable reference kernels (kernels_reference.cpp, the oracle every other path is tested
+// the portable reference kernels (backend/reference/, the oracle every other path is tested
 // against) and the fast kernels (kernels_simd.cpp: xsimd + threads), where an op without a fast
 // kernel falls back to its reference.
 #pragma once
@@ -19,12 +19,10 @@ struct Context {
 
 using Kernel = void (*)(const KernelCall&, Context&);
 
-// One slot per op (op/op.h); nullptr where there is no kernel (leaves; fast table: no fast path).
-extern const std::array<Kernel, op_count> reference_kernels;
+// One slot per op (op/op.h); nullptr where there is no fast path (its reference kernel runs).
 extern const std::array<Kernel, op_count> fast_kernels;
 
-// Scratch the reference / fast kernel of a node needs (0 for most ops), for a pool of `threads`.
-size_t reference_scratch_bytes(const KernelCall& call);
+// Scratch the fast kernel of a node needs (0 for most ops), for a pool of `threads`.
 size_t fast_scratch_bytes(const KernelCall& call, int threads);
 
 std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options);

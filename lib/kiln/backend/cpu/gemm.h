@@ -1,6 +1,6 @@
 // Single-precision GEMM for the CPU backend: C = alpha · op(A) · op(B) + beta · C, row-major,
 // op(X) = Xᵀ when the matching trans flag is set. lda/ldb/ldc are row strides in elements.
-// gemm_reference is the readable oracle; Gemm is the fast default (cache blocking, packing,
+// reference::gemm (backend/reference/kernels.h) is the readable oracle; Gemm is the fast default (cache blocking, packing,
 // an xsimd micro-kernel, threads from the pool). Gemm owns its packing buffers, allocated once in
 // its constructor (about 2.2 MiB per pool thread), so a call allocates nothing.
 //
@@ -17,10 +17,6 @@
 #include "kiln/core/thread_pool.h"
 
 namespace kiln::cpu {
-
-void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                    int64_t ldc);
 
 class Gemm {
 public:

@@ -17,7 +17,7 @@
 
 namespace kiln::cuda {
 
-// c_b = op(a_b) · op(b_b) (+ beta · c_b) for b < batch, row-major like gemm_reference; a_b starts
+// c_b = op(a_b) · op(b_b) (+ beta · c_b) for b < batch, row-major like reference::gemm; a_b starts
 // at a + b·stride_a (a stride of 0 shares one matrix across the batch).
 struct GemmCall {
     bool trans_a = false, trans_b = false;

@@ -1,5 +1,5 @@
 // The fast CPU kernels: xsimd vectors and the thread pool for the ops that dominate training time.
-// Each one computes what its reference kernel (kernels_reference.cpp) computes; a test compares
+// Each one computes what its reference kernel (backend/reference/kernels.cpp) computes; a test compares
 // them op by op on random inputs. Shapes a fast kernel does not cover go to the reference.
 // Work is split into fixed chunks with every output element computed by one thread in a fixed
 // order, so results are identical from run to run.
@@ -13,6 +13,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kiln/backend/cpu/cpu_backend.h"
+#include "kiln/backend/reference/kernels.h"
 #include "kiln/backend/kernel_math.h"
 
 namespace kiln::cpu::simd {
@@ -30,7 +31,7 @@ constexpr int64_t grain = 1 << 14;  // elements per chunk worth a thread
 // on the calling thread alone (waking a worker would cost more than it saves, e.g. at batch 1).
 inline int64_t per_chunk(int64_t size) { return std::max<int64_t>(1, grain / std::max<int64_t>(size, 1)); }
 
-inline void reference(const KernelCall& c, Context& ctx) { reference_kernels[static_cast<int>(c.op)](c, ctx); }
+inline void reference(const KernelCall& c, Context&) { reference::kernels[static_cast<int>(c.op)](c); }
 
 // Threaded scalar loops for ops dominated by exp(): each element as in the reference.
 template <class F> void parallel_elements(Context& ctx, int64_t n, F f) {

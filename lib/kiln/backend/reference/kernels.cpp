@@ -1,26 +1,26 @@
 // Reference kernels: one plain, single-threaded loop per op, written to be checked by eye against
 // PyTorch's documented formulas. They are the oracle for every faster path and the fallback on a
-// new target. Long reductions accumulate in double. No kernel allocates.
+// new target. Long reductions accumulate in double. No kernel allocates, throws or needs an OS:
+// this file and gemm.cpp also compile with -ffreestanding -fno-exceptions -fno-rtti (the build
+// checks it, see meson.build), for runtimes without one.
+#include "kiln/backend/reference/kernels.h"
+
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 
-#include "kiln/backend/cpu/cpu_backend.h"
-#include "kiln/backend/cpu/gemm.h"
 #include "kiln/backend/kernel_math.h"
 #include "kiln/core/rng.h"
 
-namespace kiln::cpu {
+namespace kiln::reference {
 
 namespace {
 
-void matmul(const KernelCall& c, Context&) {
+void matmul(const KernelCall& c) {
     const MatmulAttrs& a = c.attrs->matmul;
     const TensorRef &x = c.in[0], &y = c.in[1];
     int64_t m = c.out.shape[0], n = c.out.shape[1], k = a.trans_a ? x.shape[0] : x.shape[1];
-    gemm_reference(a.trans_a, a.trans_b, m, n, k, 1.0f, x.as<float>(), x.shape[1], y.as<float>(), y.shape[1], 0.0f,
-                   c.out.as<float>(), n);
+    gemm(a.trans_a, a.trans_b, m, n, k, 1.0f, x.as<float>(), x.shape[1], y.as<float>(), y.shape[1], 0.0f, c.out.as<float>(), n);
 }
 
 template <class F> void binary(const KernelCall& c, F f) {
@@ -29,35 +29,35 @@ template <class F> void binary(const KernelCall& c, F f) {
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = f(a[ba.offset(i)], b[bb.offset(i)]);
 }
-void add(const KernelCall& c, Context&) { binary(c, [](float a, float b) { return a + b; }); }
-void sub(const KernelCall& c, Context&) { binary(c, [](float a, float b) { return a - b; }); }
-void mul(const KernelCall& c, Context&) { binary(c, [](float a, float b) { return a * b; }); }
-void div(const KernelCall& c, Context&) { binary(c, [](float a, float b) { return a / b; }); }
+void add(const KernelCall& c) { binary(c, [](float a, float b) { return a + b; }); }
+void sub(const KernelCall& c) { binary(c, [](float a, float b) { return a - b; }); }
+void mul(const KernelCall& c) { binary(c, [](float a, float b) { return a * b; }); }
+void div(const KernelCall& c) { binary(c, [](float a, float b) { return a / b; }); }
 
 template <class F> void unary(const KernelCall& c, F f) {
     const float* x = c.in[0].as<float>();
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = f(x[i]);
 }
-void scale(const KernelCall& c, Context&) {
+void scale(const KernelCall& c) {
     const ScaleAttrs s = c.attrs->scale;
     unary(c, [s](float x) { return x * s.mul + s.add; });
 }
-void relu(const KernelCall& c, Context&) { unary(c, [](float x) { return x > 0 ? x : 0.0f; }); }
-void sigmoid(const KernelCall& c, Context&) { unary(c, sigmoid_of); }
-void tanh_(const KernelCall& c, Context&) { unary(c, [](float x) { return std::tanh(x); }); }
+void relu(const KernelCall& c) { unary(c, [](float x) { return x > 0 ? x : 0.0f; }); }
+void sigmoid(const KernelCall& c) { unary(c, sigmoid_of); }
+void tanh_(const KernelCall& c) { unary(c, [](float x) { return std::tanh(x); }); }
 
 template <class F> void grad_pair(const KernelCall& c, F f) {  // (dy, y) -> out
     const float *dy = c.in[0].as<float>(), *y = c.in[1].as<float>();
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = f(dy[i], y[i]);
 }
-void relu_grad(const KernelCall& c, Context&) { grad_pair(c, [](float dy, float y) { return y > 0 ? dy : 0.0f; }); }
-void sigmoid_grad(const KernelCall& c, Context&) { grad_pair(c, [](float dy, float y) { return dy * y * (1 - y); }); }
-void tanh_grad(const KernelCall& c, Context&) { grad_pair(c, [](float dy, float y) { return dy * (1 - y * y); }); }
+void relu_grad(const KernelCall& c) { grad_pair(c, [](float dy, float y) { return y > 0 ? dy : 0.0f; }); }
+void sigmoid_grad(const KernelCall& c) { grad_pair(c, [](float dy, float y) { return dy * y * (1 - y); }); }
+void tanh_grad(const KernelCall& c) { grad_pair(c, [](float dy, float y) { return dy * (1 - y * y); }); }
 
 // softmax family: the tensor is [outer, dim, inner] around the axis.
-void softmax(const KernelCall& c, Context&) {
+void softmax(const KernelCall& c) {
     Lanes l(c.in[0].shape, c.attrs->axis.axis);
     const float* x = c.in[0].as<float>();
     float* y = c.out.as<float>();
@@ -72,7 +72,7 @@ void softmax(const KernelCall& c, Context&) {
         }
 }
 
-void log_softmax(const KernelCall& c, Context&) {
+void log_softmax(const KernelCall& c) {
     Lanes l(c.in[0].shape, c.attrs->axis.axis);
     const float* x = c.in[0].as<float>();
     float* y = c.out.as<float>();
@@ -88,7 +88,7 @@ void log_softmax(const KernelCall& c, Context&) {
         }
 }
 
-void softmax_grad(const KernelCall& c, Context&) {  // y * (dy - sum(dy * y))
+void softmax_grad(const KernelCall& c) {  // y * (dy - sum(dy * y))
     Lanes l(c.out.shape, c.attrs->axis.axis);
     const float *dy = c.in[0].as<float>(), *y = c.in[1].as<float>();
     float* dx = c.out.as<float>();
@@ -104,7 +104,7 @@ void softmax_grad(const KernelCall& c, Context&) {  // y * (dy - sum(dy * y))
         }
 }
 
-void log_softmax_grad(const KernelCall& c, Context&) {  // dy - exp(y) * sum(dy)
+void log_softmax_grad(const KernelCall& c) {  // dy - exp(y) * sum(dy)
     Lanes l(c.out.shape, c.attrs->axis.axis);
     const float *dy = c.in[0].as<float>(), *y = c.in[1].as<float>();
     float* dx = c.out.as<float>();
@@ -120,7 +120,7 @@ void log_softmax_grad(const KernelCall& c, Context&) {  // dy - exp(y) * sum(dy)
         }
 }
 
-void reshape(const KernelCall& c, Context&) {
+void reshape(const KernelCall& c) {
     if (c.out.data != c.in[0].data) std::memcpy(c.out.data, c.in[0].data, c.out.numel() * dtype_size(c.out.dtype));
 }
 
@@ -143,10 +143,10 @@ void reduce(const KernelCall& c, bool mean) {
             out[o * l.inner + i] = float(mean ? s / double(l.dim) : s);
         }
 }
-void sum(const KernelCall& c, Context&) { reduce(c, false); }
-void mean(const KernelCall& c, Context&) { reduce(c, true); }
+void sum(const KernelCall& c) { reduce(c, false); }
+void mean(const KernelCall& c) { reduce(c, true); }
 
-void dropout(const KernelCall& c, Context&) {
+void dropout(const KernelCall& c) {
     const float p = c.attrs->dropout.p;
     const float* x = c.in[0].as<float>();
     float* out = c.out.as<float>();
@@ -160,7 +160,7 @@ void dropout(const KernelCall& c, Context&) {
     for (int64_t i = 0; i < n; ++i) out[i] = counter_uniform(key, i) < p ? 0.0f : x[i] * keep_scale;
 }
 
-void sum_to(const KernelCall& c, Context&) {
+void sum_to(const KernelCall& c) {
     Broadcast b(c.in[0].shape, c.out.shape);
     const float* dy = c.in[0].as<float>();
     float* out = c.out.as<float>();
@@ -170,7 +170,7 @@ void sum_to(const KernelCall& c, Context&) {
     for (int64_t i = 0; i < n; ++i) out[b.offset(i)] += dy[i];
 }
 
-void expand(const KernelCall& c, Context&) {
+void expand(const KernelCall& c) {
     Broadcast b(c.out.shape, c.in[0].shape);
     const float* x = c.in[0].as<float>();
     float* out = c.out.as<float>();
@@ -180,28 +180,28 @@ void expand(const KernelCall& c, Context&) {
 }
 
 // --- losses: mean over the elements present at this batch size ---
-void l1_loss(const KernelCall& c, Context&) {
+void l1_loss(const KernelCall& c) {
     const float *a = c.in[0].as<float>(), *b = c.in[1].as<float>();
     const int64_t n = c.in[0].numel();
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += std::fabs(double(a[i]) - b[i]);
     c.out.as<float>()[0] = float(s / n);
 }
-void mse_loss(const KernelCall& c, Context&) {
+void mse_loss(const KernelCall& c) {
     const float *a = c.in[0].as<float>(), *b = c.in[1].as<float>();
     const int64_t n = c.in[0].numel();
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
     c.out.as<float>()[0] = float(s / n);
 }
-void bce_with_logits(const KernelCall& c, Context&) {
+void bce_with_logits(const KernelCall& c) {
     const float *x = c.in[0].as<float>(), *y = c.in[1].as<float>();
     const int64_t n = c.in[0].numel();
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += bce_term(x[i], y[i]);
     c.out.as<float>()[0] = float(s / n);
 }
-void cross_entropy(const KernelCall& c, Context&) {
+void cross_entropy(const KernelCall& c) {
     const float* x = c.in[0].as<float>();
     const int64_t n = c.in[0].shape[0], k = c.in[0].shape[1];
     double s = 0;
@@ -214,25 +214,25 @@ void cross_entropy(const KernelCall& c, Context&) {
     c.out.as<float>()[0] = float(s / n);
 }
 
-void l1_loss_grad(const KernelCall& c, Context&) {
+void l1_loss_grad(const KernelCall& c) {
     const float g = c.in[0].as<float>()[0] / float(c.out.numel());
     const float *a = c.in[1].as<float>(), *b = c.in[2].as<float>();
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = a[i] > b[i] ? g : a[i] < b[i] ? -g : 0.0f;
 }
-void mse_loss_grad(const KernelCall& c, Context&) {
+void mse_loss_grad(const KernelCall& c) {
     const float g = 2.0f * c.in[0].as<float>()[0] / float(c.out.numel());
     const float *a = c.in[1].as<float>(), *b = c.in[2].as<float>();
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = g * (a[i] - b[i]);
 }
-void bce_with_logits_grad(const KernelCall& c, Context&) {
+void bce_with_logits_grad(const KernelCall& c) {
     const float g = c.in[0].as<float>()[0] / float(c.out.numel());
     const float *x = c.in[1].as<float>(), *y = c.in[2].as<float>();
     float* out = c.out.as<float>();
     for (int64_t i = 0, n = c.out.numel(); i < n; ++i) out[i] = g * (sigmoid_of(x[i]) - y[i]);
 }
-void cross_entropy_grad(const KernelCall& c, Context&) {
+void cross_entropy_grad(const KernelCall& c) {
     const int64_t n = c.out.shape[0], k = c.out.shape[1];
     const float g = c.in[0].as<float>()[0] / float(n);
     const float* x = c.in[1].as<float>();
@@ -247,7 +247,7 @@ void cross_entropy_grad(const KernelCall& c, Context&) {
 
 // --- vision ---
 // conv2d as its definition: y[b,o,r,q] = bias[o] + Σ_{c,i,j} x[b, c, r·s - p + i·d, q·s - p + j·d] · w[o,c,i,j].
-void conv2d(const KernelCall& c, Context&) {
+void conv2d(const KernelCall& c) {
     const ConvGeom g(c.in[0].shape, c.in[1].shape, c.attrs->conv);
     const float *x = c.in[0].as<float>(), *w = c.in[1].as<float>(), *bias = c.n_in > 2 ? c.in[2].as<float>() : nullptr;
     float* y = c.out.as<float>();
@@ -268,7 +268,7 @@ void conv2d(const KernelCall& c, Context&) {
 }
 
 // dx[b,c,yy,xx] = Σ over the (o, i, j, r, q) whose tap lands on (yy, xx) of dy[b,o,r,q] · w[o,c,i,j].
-void conv2d_grad_input(const KernelCall& c, Context&) {
+void conv2d_grad_input(const KernelCall& c) {
     const ConvGeom g(c.out.shape, c.in[1].shape, c.attrs->conv);
     const float *dy = c.in[0].as<float>(), *w = c.in[1].as<float>();
     float* dx = c.out.as<float>();
@@ -289,7 +289,7 @@ void conv2d_grad_input(const KernelCall& c, Context&) {
 }
 
 // dw[o,c,i,j] = Σ_{b,r,q} dy[b,o,r,q] · x[b, c, tap (i, j) of (r, q)].
-void conv2d_grad_weight(const KernelCall& c, Context&) {
+void conv2d_grad_weight(const KernelCall& c) {
     const ConvGeom g(c.in[1].shape, c.out.shape, c.attrs->conv);
     const float *dy = c.in[0].as<float>(), *x = c.in[1].as<float>();
     float* dw = c.out.as<float>();
@@ -309,7 +309,7 @@ void conv2d_grad_weight(const KernelCall& c, Context&) {
                 }
 }
 
-void channel_sum(const KernelCall& c, Context&) {
+void channel_sum(const KernelCall& c) {
     const BnGeom g(c.in[0].shape);
     const float* dy = c.in[0].as<float>();
     for (int64_t ch = 0; ch < g.c; ++ch) {
@@ -325,30 +325,30 @@ struct Planes {
     int64_t count, h, w, oh, ow;
     Planes(const Shape& x, const Shape& y) : count(x[0] * x[1]), h(x[2]), w(x[3]), oh(y[2]), ow(y[3]) {}
 };
-void max_pool2d(const KernelCall& c, Context&) {
+void max_pool2d(const KernelCall& c) {
     const Planes p(c.in[0].shape, c.out.shape);
     for (int64_t k = 0; k < p.count; ++k)
         max_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * p.h * p.w, p.h, p.w, c.out.as<float>() + k * p.oh * p.ow, p.oh, p.ow);
 }
-void max_pool2d_grad(const KernelCall& c, Context&) {
+void max_pool2d_grad(const KernelCall& c) {
     const Planes p(c.out.shape, c.in[0].shape);
     for (int64_t k = 0; k < p.count; ++k)
         max_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * p.oh * p.ow, c.in[1].as<float>() + k * p.h * p.w, p.h, p.w,
                             c.out.as<float>() + k * p.h * p.w, p.oh, p.ow);
 }
-void avg_pool2d(const KernelCall& c, Context&) {
+void avg_pool2d(const KernelCall& c) {
     const Planes p(c.in[0].shape, c.out.shape);
     for (int64_t k = 0; k < p.count; ++k)
         avg_pool_plane(c.attrs->pool, c.in[0].as<float>() + k * p.h * p.w, p.h, p.w, c.out.as<float>() + k * p.oh * p.ow, p.oh, p.ow);
 }
-void avg_pool2d_grad(const KernelCall& c, Context&) {
+void avg_pool2d_grad(const KernelCall& c) {
     const Planes p(c.out.shape, c.in[0].shape);
     for (int64_t k = 0; k < p.count; ++k)
         avg_pool_grad_plane(c.attrs->pool, c.in[0].as<float>() + k * p.oh * p.ow, p.h, p.w, c.out.as<float>() + k * p.h * p.w, p.oh, p.ow);
 }
 
 // Batch norm: channel by channel.
-void bn_stats(const KernelCall& c, Context&) {
+void bn_stats(const KernelCall& c) {
     const BnGeom g(c.in[0].shape);
     const BatchNormAttrs& a = c.attrs->bn;
     float* stats = c.out.as<float>();
@@ -370,18 +370,18 @@ void bn_stats(const KernelCall& c, Context&) {
         bn_channel_stats(g, c.in[0].as<float>(), ch, a.eps, stats, tracked ? c.in[1].as<float>() : nullptr,
                          tracked ? c.in[2].as<float>() : nullptr, factor);
 }
-void bn_apply(const KernelCall& c, Context&) {
+void bn_apply(const KernelCall& c) {
     const BnGeom g(c.in[0].shape);
     const float* weight = c.n_in > 2 ? c.in[2].as<float>() : nullptr;
     const float* bias = c.n_in > 3 ? c.in[3].as<float>() : nullptr;
     for (int64_t ch = 0; ch < g.c; ++ch) bn_apply_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), weight, bias, ch, c.out.as<float>());
 }
-void bn_param_grad(const KernelCall& c, Context&) {
+void bn_param_grad(const KernelCall& c) {
     const BnGeom g(c.in[1].shape);
     for (int64_t ch = 0; ch < g.c; ++ch)
         bn_param_grad_channel(g, c.in[0].as<float>(), c.in[1].as<float>(), c.in[2].as<float>(), ch, c.out.as<float>());
 }
-void bn_input_grad(const KernelCall& c, Context&) {
+void bn_input_grad(const KernelCall& c) {
     const BnGeom g(c.in[1].shape);
     const float* weight = c.n_in > 4 ? c.in[4].as<float>() : nullptr;
     for (int64_t ch = 0; ch < g.c; ++ch)
@@ -389,14 +389,14 @@ void bn_input_grad(const KernelCall& c, Context&) {
                               c.out.as<float>());
 }
 
-void select(const KernelCall& c, Context&) {  // a view unless the planner gave it its own buffer
+void select(const KernelCall& c) {  // a view unless the planner gave it its own buffer
     const size_t bytes = size_t(c.out.numel()) * dtype_size(c.out.dtype);
     const char* src = static_cast<const char*>(c.in[0].data) + size_t(c.attrs->select.index) * bytes;
     if (c.out.data != src) std::memcpy(c.out.data, src, bytes);
 }
 
 // --- optimizer steps (torch.optim formulas) ---
-void sgd_update(const KernelCall& c, Context&) {
+void sgd_update(const KernelCall& c) {
     const SgdAttrs& s = c.attrs->sgd;
     float* p = c.in[0].as<float>();
     const float* grad = c.in[1].as<float>();
@@ -404,7 +404,7 @@ void sgd_update(const KernelCall& c, Context&) {
     for (int64_t i = 0, n = c.in[0].numel(); i < n; ++i) p[i] = sgd_element(s, *c.info, p[i], grad[i], buf ? &buf[i] : nullptr);
 }
 
-void adam_update(const KernelCall& c, Context&) {
+void adam_update(const KernelCall& c) {
     const AdamAttrs& a = c.attrs->adam;
     const AdamStep st = adam_step(a, *c.info);
     float *p = c.in[0].as<float>(), *m = c.in[2].as<float>(), *v = c.in[3].as<float>();
@@ -434,8 +434,6 @@ constexpr std::array<Kernel, op_count> make_table() {
 
 }  // namespace
 
-const std::array<Kernel, op_count> reference_kernels = make_table();
+const std::array<Kernel, op_count> kernels = make_table();
 
-size_t reference_scratch_bytes(const KernelCall&) { return 0; }
-
-}  // namespace kiln::cpu
+}  // namespace kiln::reference

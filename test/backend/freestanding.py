@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""The reference kernels compiled for a runtime without an OS (lib/kiln/backend/reference/meson.build:
+-ffreestanding -fno-exceptions -fno-rtti) may call only memory and math functions: no heap, no
+exceptions, no stdio, no threads. Lists the archive's undefined symbols and fails on any other.
+Usage: freestanding.py ARCHIVE"""
+import re
+import subprocess
+import sys
+
+ALLOWED = re.compile(r"(mem(cpy|move|set|cmp)|(exp|log|log1p|pow|sqrt|fabs|tanh|sin|cos|floor|ceil|fmax|fmin|nearbyint|round)f?)$")
+
+
+def symbols(*flags):
+    out = subprocess.run(["nm", *flags, sys.argv[1]], check=True, capture_output=True, text=True).stdout
+    return {line.split()[-1] for line in out.splitlines() if line.strip() and not line.endswith(":")}
+
+
+undefined = symbols("-u") - symbols("--defined-only")
+bad = sorted(s for s in undefined if not ALLOWED.match(s))
+print(f"{sys.argv[1]}: calls {', '.join(sorted(undefined)) or 'nothing'} from outside")
+for s in bad:
+    print(f"not allowed in a freestanding kernel: {s}")
+sys.exit(1 if bad else 0)
