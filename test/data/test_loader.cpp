@@ -18,10 +18,12 @@
 #include "data/test_plugins.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
+#include "error_of.h"
 
 using kiln::testing::allocations;
 
 using namespace kiln;
+using kiln::testing::error_of;
 using namespace kiln::data;
 using test_plugins::pattern_pixel;
 
@@ -60,15 +62,6 @@ Epoch read_epoch(DataLoader& loader) {
 bool same_bits(const Epoch& a, const Epoch& b) {
     return a.x.size() == b.x.size() && std::memcmp(a.x.data(), b.x.data(), a.x.size() * sizeof(float)) == 0 &&
            a.labels == b.labels && a.indices == b.indices && a.sizes == b.sizes;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 }  // namespace

@@ -15,8 +15,10 @@
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
 #include "temp_dir.h"
+#include "error_of.h"
 
 using namespace kiln;
+using kiln::testing::error_of;
 using namespace kiln::data;
 namespace fs = std::filesystem;
 
@@ -26,15 +28,6 @@ const std::string plugin_dir = KILN_TEST_PLUGIN_DIR;
 const std::string bad_dir = KILN_TEST_BAD_PLUGIN_DIR;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-template <class F> std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 const PluginInfo* info_of(const PluginRegistry& r, const std::string& name) {
     for (const auto& p : r.plugins())

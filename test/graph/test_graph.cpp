@@ -3,24 +3,17 @@
 
 #include <cmath>
 
+#include "error_of.h"
 #include "kiln/core/error.h"
-#include "../runtime/mlp.h"
 #include "kiln/runtime/program.h"
+#include "runtime/mlp.h"
 
 using namespace kiln;
+using kiln::testing::error_of;
 using kiln::testing::Mlp;
 using kiln::testing::random_vec;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 }  // namespace
 

@@ -5,27 +5,19 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <memory>
 
+#include "error_of.h"
 #include "kiln/core/error.h"
 #include "kiln/runtime/program.h"
-#include "mlp.h"
+#include "runtime/mlp.h"
 
 using namespace kiln;
+using kiln::testing::error_of;
 using kiln::testing::Mlp;
 using kiln::testing::random_vec;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 CompileOptions training(const Mlp& m) {
     CompileOptions o;
