@@ -14,9 +14,12 @@
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/layers.h"
+#include "io/small_program.h"
 #include "temp_dir.h"
 
 using namespace kiln;
+using kiln::testing::small_program;
+using kiln::testing::with_optimizer;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,23 +32,6 @@ std::string read_text(const std::string& path) {
 // The temporary name both atomic writers use; a directory there makes the write fail midway
 // (after the target was chosen, before anything replaced it).
 std::string blocker(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
-
-std::unique_ptr<Program> small_program(uint64_t seed) {
-    Graph g(seed);
-    Value x = g.input("x", {2, 4});
-    Value y = g.input("y", {2}, DType::i64);
-    Value logits = nn::linear(g, "fc", g.relu(nn::linear(g, "hidden", x, 3)), 2);
-    CompileOptions o;
-    o.loss = g.cross_entropy(logits, y);
-    o.optimizer = Adam{.lr = 0.01f};
-    return compile(g, o);
-}
-
-const io::StateOptions with_optimizer = [] {
-    io::StateOptions o;
-    o.optimizer = true;
-    return o;
-}();
 
 }  // namespace
 

@@ -10,9 +10,12 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/nn/layers.h"
+#include "io/small_program.h"
 #include "temp_dir.h"
 
 using namespace kiln;
+using kiln::testing::small_program;
+using kiln::testing::with_optimizer;
 
 namespace {
 
@@ -69,24 +72,6 @@ void expect_error(const std::function<void()>& f, Errc code, const std::string& 
         BOOST_TEST(std::string(e.what()).find(what) != std::string::npos);
     }
 }
-
-// A small classifier, as kiln-train checkpoints them; `hidden` varies its shape.
-std::unique_ptr<Program> small_program(uint64_t seed, int64_t hidden = 3) {
-    Graph g(seed);
-    Value x = g.input("x", {2, 4});
-    Value y = g.input("y", {2}, DType::i64);
-    Value logits = nn::linear(g, "fc", g.relu(nn::linear(g, "hidden", x, hidden)), 2);
-    CompileOptions o;
-    o.loss = g.cross_entropy(logits, y);
-    o.optimizer = Adam{.lr = 0.01f};
-    return compile(g, o);
-}
-
-const io::StateOptions with_optimizer = [] {
-    io::StateOptions o;
-    o.optimizer = true;
-    return o;
-}();
 
 }  // namespace
 

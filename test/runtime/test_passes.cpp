@@ -37,6 +37,17 @@ std::vector<int32_t> ids(std::initializer_list<Value> vs) {
     return r;
 }
 
+// The passes before placement, run as compile() runs them (every node a forward node).
+struct UpToAliasing {
+    std::vector<bool> live;
+    passes::Schedule s;
+    passes::Lifetimes life;
+    passes::Aliasing alias;
+    UpToAliasing(const Graph& g, const std::vector<int32_t>& kept)
+        : live(passes::prune(g, kept)), s(passes::schedule(g, live, g.size())), life(passes::lifetimes(g, live, s, kept)),
+          alias(passes::aliasing(g, s, life)) {}
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(prune_keeps_what_the_kept_nodes_need) {
@@ -77,11 +88,9 @@ BOOST_AUTO_TEST_CASE(lifetimes_run_from_the_write_to_the_last_read) {
 
 BOOST_AUTO_TEST_CASE(views_and_in_place_ops_share_their_input_buffer) {
     Chain c;
-    const auto kept = ids({c.out});
-    const auto live = passes::prune(c.g, kept);
-    const auto s = passes::schedule(c.g, live, c.n());
-    passes::Lifetimes life = passes::lifetimes(c.g, live, s, kept);
-    const passes::Aliasing alias = passes::aliasing(c.g, s, life);
+    const UpToAliasing one(c.g, ids({c.out}));
+    const passes::Aliasing& alias = one.alias;
+    const passes::Lifetimes& life = one.life;
     BOOST_TEST(alias.root[c.a.id] == c.a.id);  // relu may not write over an input the caller wrote
     BOOST_TEST(alias.root[c.b.id] == c.a.id);  // scale: a dies there, so b takes its buffer
     BOOST_TEST(alias.root[c.r.id] == c.a.id);  // a view
@@ -93,11 +102,7 @@ BOOST_AUTO_TEST_CASE(views_and_in_place_ops_share_their_input_buffer) {
     Graph g;
     Value x = g.input("x", {4, 8});
     Value a = g.relu(x), b = g.scale(a, 2.0f), both = g.add(a, b);
-    const auto kept2 = ids({both});
-    const auto live2 = passes::prune(g, kept2);
-    const auto s2 = passes::schedule(g, live2, g.size());
-    passes::Lifetimes life2 = passes::lifetimes(g, live2, s2, kept2);
-    const passes::Aliasing alias2 = passes::aliasing(g, s2, life2);
+    const passes::Aliasing alias2 = UpToAliasing(g, ids({both})).alias;
     BOOST_TEST(alias2.root[b.id] == b.id);
     BOOST_TEST(alias2.root[both.id] == a.id);  // add is the last reader of a: it takes a's buffer
 
@@ -105,11 +110,7 @@ BOOST_AUTO_TEST_CASE(views_and_in_place_ops_share_their_input_buffer) {
     Graph h;
     Value p = h.param("p", {4, 3}, std::vector<float>(12, 1.0f));
     Value e = h.relu(p), row = h.select(e, 2);
-    const auto kept3 = ids({row});
-    const auto live3 = passes::prune(h, kept3);
-    const auto s3 = passes::schedule(h, live3, h.size());
-    passes::Lifetimes life3 = passes::lifetimes(h, live3, s3, kept3);
-    const passes::Aliasing alias3 = passes::aliasing(h, s3, life3);
+    const passes::Aliasing alias3 = UpToAliasing(h, ids({row})).alias;
     BOOST_TEST(alias3.root[row.id] == e.id);
     BOOST_TEST(alias3.offset[row.id] == 2u * 3 * sizeof(float));
 }
@@ -119,13 +120,10 @@ BOOST_AUTO_TEST_CASE(placement_separates_live_buffers_and_reports_the_lower_boun
     Value x = g.input("x", {16, 16});
     Value a = g.matmul(x, x), b = g.matmul(a, x), c = g.matmul(b, a);
     Value w = g.param("w", {5}, std::vector<float>(5, 0.0f)), v = g.param("v", {100}, std::vector<float>(100, 0.0f));
-    const auto kept = ids({c});
-    const auto live = passes::prune(g, kept);
-    const auto s = passes::schedule(g, live, g.size());
-    passes::Lifetimes life = passes::lifetimes(g, live, s, kept);
-    const auto alias = passes::aliasing(g, s, life);
+    const UpToAliasing up(g, ids({c}));
+    const passes::Lifetimes& life = up.life;
     const std::vector<size_t> scratch = {0, 4096, 0};  // step 1 needs scratch
-    const passes::Placement place = passes::placement(g, s, life, alias, scratch, 64);
+    const passes::Placement place = passes::placement(g, up.s, life, up.alias, scratch, 64);
     // Every pair of buffers alive at a common step is disjoint.
     struct Span { size_t begin, end; int first, last; };
     std::vector<Span> spans;
@@ -149,15 +147,11 @@ BOOST_AUTO_TEST_CASE(placement_separates_live_buffers_and_reports_the_lower_boun
 
 BOOST_AUTO_TEST_CASE(binding_and_kernel_calls_resolve_addresses_and_the_batch) {
     Chain c;
-    const auto kept = ids({c.out});
-    const auto live = passes::prune(c.g, kept);
-    const auto s = passes::schedule(c.g, live, c.n());
-    passes::Lifetimes life = passes::lifetimes(c.g, live, s, kept);
-    const auto alias = passes::aliasing(c.g, s, life);
-    const std::vector<size_t> scratch(s.steps.size(), 0);
-    const auto place = passes::placement(c.g, s, life, alias, scratch, 64);
+    const UpToAliasing up(c.g, ids({c.out}));
+    const std::vector<size_t> scratch(up.s.steps.size(), 0);
+    const auto place = passes::placement(c.g, up.s, up.life, up.alias, scratch, 64);
     alignas(64) static char arena[4096], persistent[256];
-    const passes::Binding b = passes::binding(c.g, live, life, alias, place, scratch, arena, persistent);
+    const passes::Binding b = passes::binding(c.g, up.live, up.life, up.alias, place, scratch, arena, persistent);
     BOOST_TEST(b.data[c.x.id] == static_cast<void*>(arena + place.offset[c.x.id]));
     BOOST_TEST(b.data[c.r.id] == b.data[c.a.id]);  // a view shares its root's address
     BOOST_TEST(b.data[c.w.id] == static_cast<void*>(persistent));
