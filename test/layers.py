@@ -13,13 +13,14 @@ BELOW = {
     "graph": {"core", "op"},
     "backend": {"core", "op"},
     "optim": {"core"},
-    "runtime": {"core", "op", "graph", "backend", "optim"},
+    "micro": {"core", "op", "backend"},
+    "runtime": {"core", "op", "graph", "backend", "optim", "micro"},
     "nn": {"core", "op", "graph"},
-    "io": {"core", "op", "graph", "backend", "optim", "runtime"},
+    "io": {"core", "op", "graph", "backend", "optim", "micro", "runtime"},
     "image": {"core"},
     "data": {"core", "image", "tensor"},
-    "train": {"core", "op", "graph", "backend", "optim", "runtime", "io", "image", "data"},
-    "report": {"core", "op", "graph", "backend", "optim", "runtime", "io", "image", "data", "tensor", "train"},
+    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data"},
+    "report": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data", "tensor", "train"},
 }
 
 lib = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent.parent / "lib") / "kiln"

@@ -16,6 +16,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <set>
@@ -54,6 +55,19 @@ public:
             throw UsageError("--" + name + " " + s + ": expected a whole number from " + std::to_string(min) +
                                  " to " + std::to_string(max),
                              usage_);
+        return v;
+    }
+
+    // The option as a real number in [lo, hi]; anything else is a UsageError.
+    double real(const std::string& name, double lo, double hi) const {
+        const std::string& s = text(name);
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end != '\0' || !(v >= lo && v <= hi)) {
+            char range[64];
+            std::snprintf(range, sizeof range, "%g to %g", lo, hi);
+            throw UsageError("--" + name + " " + s + ": expected a number from " + range, usage_);
+        }
         return v;
     }
 

@@ -39,6 +39,7 @@
 #include "kiln/train/metrics.h"
 #include "kiln/train/run_files.h"
 #include "run_report.h"
+#include "trained_run.h"
 
 namespace {
 
@@ -77,33 +78,21 @@ struct Model {
     }
 };
 
-// RUN_DIR (its best.safetensors) or FILE.safetensors with model.json beside it, compiled for
-// `device` (a kiln::CompileOptions::backend name); the weights are checked against the model by
-// load_state. For an evaluation (`labelled`) the program takes labels y and computes the loss
-// kiln-train computes, cross_entropy(logits, y).
+// The run (trained_run.h) compiled for `device` (a kiln::CompileOptions::backend name); the
+// weights are checked against the model by load_state. For an evaluation (`labelled`) the program
+// takes labels y and computes the loss kiln-train computes, cross_entropy(logits, y).
 Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled) {
+    const kiln::tools::TrainedRun r = kiln::tools::open_trained_run(run);
     Model m;
-    const bool file = fs::path(run).extension() == ".safetensors";
-    const std::string run_dir = file ? fs::path(run).parent_path().string() : run;
-    m.run = train::RunDir(run_dir.empty() ? "." : run_dir);
-    m.weights = file ? run : m.run.best_safetensors();
-    if (!fs::exists(m.weights)) fail(Errc::io, m.weights + ": not found (is " + run + " a kiln-train run directory?)");
-    const std::string model_path = m.run.model_json();
-    if (!fs::exists(model_path)) fail(Errc::io, model_path + ": not found (the run's model description belongs beside " + m.weights + ")");
-    m.spec = kiln::nn::read_model_file(model_path);
-    if (m.spec.input_shape.empty() || m.spec.class_names.size() < 2)
-        fail(Errc::format, model_path + ": no input_shape or class_names (not written by kiln-train?)");
-    m.classes = int64_t(m.spec.class_names.size());
+    m.run = r.run;
+    m.weights = r.weights;
+    m.spec = r.spec;
+    m.classes = r.classes;
     m.batch = batch;
     kiln::Graph g(0);
-    kiln::Shape xs{batch};
-    for (int64_t d : m.spec.input_shape) xs.push_back(d);
-    try {
-        m.x = g.input("x", xs);
-    } catch (const kiln::Error& e) {
-        fail(e.code(), model_path + ": input_shape: " + e.what());
-    }
-    m.logits = kiln::nn::build_model(g, m.spec, m.x, m.classes);
+    const kiln::tools::TrainedModel built = kiln::tools::build_trained_model(g, r, batch);
+    m.x = built.x;
+    m.logits = built.logits;
     kiln::CompileOptions copt;
     if (labelled) {
         m.y = g.input("y", {batch}, kiln::DType::i64);

@@ -109,15 +109,6 @@ void on_sigint(int) {
     [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
-double number(const Args& a, const std::string& name, double lo, double hi) {
-    const std::string& s = a.text(name);
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0' || !(v >= lo && v <= hi))
-        throw a.usage_error("--" + name + " " + s + ": expected a number from " + json(lo).dump() + " to " + json(hi).dump());
-    return v;
-}
-
 bool yes(const Args& a, const std::string& name) { return a.choice(name, {"yes", "no"}) == "yes"; }
 
 std::string quoted(const std::string& s) {
@@ -169,15 +160,15 @@ struct ProgressBar {
 // ---- settings ----
 
 double lr_of(const Args& a) {
-    return a.text("lr").empty() ? (a.text("optimizer") == "sgd" ? 0.1 : 0.001) : number(a, "lr", 1e-12, 1e6);
+    return a.text("lr").empty() ? (a.text("optimizer") == "sgd" ? 0.1 : 0.001) : a.real("lr", 1e-12, 1e6);
 }
 
 kiln::OptimizerConfig optimizer_of(const Args& a) {
     const std::string& name = a.choice("optimizer", {"sgd", "adam", "adamw"});
     const float lr = float(lr_of(a));
-    const float wd = float(a.text("weight-decay").empty() ? (name == "adamw" ? 0.01 : 0.0) : number(a, "weight-decay", 0, 1e3));
+    const float wd = float(a.text("weight-decay").empty() ? (name == "adamw" ? 0.01 : 0.0) : a.real("weight-decay", 0, 1e3));
     if (name == "sgd") {
-        kiln::SGD o{.lr = lr, .momentum = float(number(a, "momentum", 0, 1)), .weight_decay = wd, .nesterov = yes(a, "nesterov")};
+        kiln::SGD o{.lr = lr, .momentum = float(a.real("momentum", 0, 1)), .weight_decay = wd, .nesterov = yes(a, "nesterov")};
         if (o.nesterov && o.momentum <= 0) throw a.usage_error("--nesterov yes needs --momentum above 0");
         return o;
     }
@@ -186,7 +177,7 @@ kiln::OptimizerConfig optimizer_of(const Args& a) {
     char extra = 0;
     if (std::sscanf(betas.c_str(), "%f,%f%c", &b1, &b2, &extra) != 2 || !(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1))
         throw a.usage_error("--betas " + betas + ": expected two numbers in [0, 1), e.g. 0.9,0.999");
-    const float eps = float(number(a, "eps", 0, 1));
+    const float eps = float(a.real("eps", 0, 1));
     if (name == "adam") return kiln::Adam{.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd};
     return kiln::AdamW{.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd};
 }
@@ -196,11 +187,11 @@ train::Schedule schedule_of(const Args& a, double base_lr, int64_t epochs) {
     s.kind = train::parse_schedule_kind(a.choice("schedule", {"constant", "step", "exponential", "cosine"}));
     s.base_lr = base_lr;
     s.step_size = a.integer("step-size", 1, 1'000'000);
-    s.gamma = number(a, "gamma", 1e-9, 1);
+    s.gamma = a.real("gamma", 1e-9, 1);
     s.warmup_epochs = a.integer("warmup-epochs", 0, 1'000'000);
-    s.warmup_start_factor = number(a, "warmup-start-factor", 1e-9, 1);
+    s.warmup_start_factor = a.real("warmup-start-factor", 1e-9, 1);
     s.t_max = a.text("t-max").empty() ? std::max<int64_t>(epochs - s.warmup_epochs, 1) : a.integer("t-max", 1, 1'000'000);
-    s.eta_min = number(a, "eta-min", 0, base_lr);
+    s.eta_min = a.real("eta-min", 0, base_lr);
     return s;
 }
 
@@ -324,7 +315,7 @@ int train_command(int argc, char** argv) {
     if (const int64_t limit = a.integer("limit", 0, INT64_MAX); limit > 0 && limit < data.size())
         pool = kiln::data::random_split(data.size(), {double(limit), double(data.size() - limit)}, seed)[0];
     const bool separate_valid = !a.text("valid-data").empty();
-    const double valid_split = number(a, "valid-split", 0, 0.9);
+    const double valid_split = a.real("valid-split", 0, 0.9);
     if (separate_valid && a.given("valid-split") && valid_split > 0)
         throw a.usage_error("give either --valid-split or --valid-data, not both");
 
@@ -360,7 +351,7 @@ int train_command(int argc, char** argv) {
     early.monitor = a.text("monitor").empty() ? default_metric : a.text("monitor");
     early.lower_is_better = train::lower_is_better(early.monitor);
     early.patience = a.integer("patience", 1, 1'000'000);
-    early.threshold = number(a, "threshold", 0, 1e9);
+    early.threshold = a.real("threshold", 0, 1e9);
     early.relative = a.choice("threshold-mode", {"rel", "abs"}) == "rel";
     cfg.checkpoint_monitor = a.text("checkpoint-monitor").empty() ? default_metric : a.text("checkpoint-monitor");
     for (const std::string& m : {early.monitor, cfg.checkpoint_monitor})

@@ -116,6 +116,7 @@ public:
 
 private:
     friend struct Compiler;
+    friend struct Exporter;
     Program() = default;
     void* input_ptr(Value v);
     void run_steps(int begin, int end, int64_t n);

@@ -1,0 +1,148 @@
+// kiln-export: a trained run as a program for the micro runtime (kiln/micro/micro.h) — a Cortex-M
+// firmware, a Linux board, or the host — compiled here for a fixed batch with the device's kernels.
+//   kiln-export runs/tinyvgg --out fw/ --name tinyvgg            # fw/tinyvgg.{h,c,kprog}
+//   kiln-export runs/tinyvgg --out fw/ --name tinyvgg_train --train --lr 0.01 --momentum 0.9
+// NAME.h holds the constants a firmware sizes its memory with (NAME_ARENA_BYTES, …), NAME.c the
+// program as a const array (flash), NAME.kprog the same bytes for a device that loads it from a file.
+// The input conversion the run's eval transforms imply (to_tensor, normalize) goes into the program
+// (kiln_micro_set_pixels); resize and center_crop are the device's to do before (the program takes
+// the model's input size); other transforms are refused.
+// Exit status: 0 done, 1 error, 2 usage mistake.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "args.h"
+#include "device.h"
+#include "kiln/core/error.h"
+#include "kiln/io/atomic_file.h"
+#include "kiln/io/checkpoint.h"
+#include "kiln/runtime/export.h"
+#include "kiln/runtime/program.h"
+#include "trained_run.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using kiln::Errc;
+using kiln::fail;
+
+std::vector<float> numbers(const std::string& list, const std::string& what) {
+    std::vector<float> out;
+    size_t start = 0;
+    while (start <= list.size()) {
+        const size_t end = std::min(list.find(':', start), list.size());
+        const std::string item = list.substr(start, end - start);
+        char* stop = nullptr;
+        const float v = std::strtof(item.c_str(), &stop);
+        if (item.empty() || *stop) fail(Errc::format, what + ": '" + item + "' is not a number");
+        out.push_back(v);
+        start = end + 1;
+    }
+    return out;
+}
+
+// The input conversion of the run's eval transforms: ToTensor's v / 255, then Normalize.
+void input_conversion(const std::string& pipeline, int64_t channels, kiln::ExportOptions& o, const std::string& origin) {
+    size_t start = 0;
+    while (start < pipeline.size()) {
+        const size_t end = std::min(pipeline.find(';', start), pipeline.size());
+        std::string step = pipeline.substr(start, end - start);
+        start = end + 1;
+        const size_t eq = step.find('=');
+        const std::string name = step.substr(0, eq);
+        const std::string config = eq == std::string::npos ? "" : step.substr(eq + 1);
+        if (name.empty() || name == "to_tensor" || name == "resize" || name == "center_crop") continue;
+        if (name != "normalize")
+            fail(Errc::unsupported, origin + ": eval transform '" + name + "' has no equivalent in an exported program "
+                                             "(it converts u8 pixels with to_tensor and normalize only)");
+        std::string mean, stdev;
+        size_t at = 0;
+        for (bool first = true; at <= config.size(); first = false) {
+            const size_t comma = std::min(config.find(',', at), config.size());
+            const std::string kv = config.substr(at, comma - at);
+            at = comma + 1;
+            const size_t e = kv.find('=');
+            const std::string key = e == std::string::npos ? (first ? "mean" : kv) : kv.substr(0, e);
+            const std::string value = e == std::string::npos ? kv : kv.substr(e + 1);
+            if (key == "mean") mean = value;
+            else if (key == "std") stdev = value;
+            else fail(Errc::format, origin + ": normalize: unknown key '" + key + "'");
+        }
+        o.mean = numbers(mean, origin + ": normalize mean");
+        o.std = numbers(stdev, origin + ": normalize std");
+        for (std::vector<float>* v : {&o.mean, &o.std})
+            if (v->size() == 1) v->assign(size_t(channels), v->front());
+    }
+}
+
+int export_command(int argc, char** argv) {
+    kiln::tools::Command cmd("kiln-export", "Writes a trained run as a program for kiln's micro runtime (a device).");
+    cmd.positional("run", "RUN_DIR or FILE.safetensors (with model.json beside it)")
+        .option("out", "DIR", "where NAME.h, NAME.c and NAME.kprog go (default: RUN_DIR/export)")
+        .option("name", "NAME", "the program's C name (default: the built-in model's name, else model)")
+        .option("batch", "N", "the batch the program runs", "1")
+        .option("train", "", "a training program: forward, backward and SGD, its state in RAM")
+        .option("lr", "X", "--train: the SGD learning rate", "0.01")
+        .option("momentum", "X", "--train: the SGD momentum (0: none, no momentum buffers)", "0");
+    // --train is a flag: it takes no value.
+    std::vector<std::string> words(argv, argv + argc);
+    for (std::string& w : words)
+        if (w == "--train") w = "--train=yes";
+    std::vector<char*> wv;
+    for (std::string& w : words) wv.push_back(w.data());
+    const kiln::tools::Args a = cmd.parse(int(wv.size()), wv.data(), 1);
+    if (a.help) {
+        std::fputs(cmd.help().c_str(), stdout);
+        return 0;
+    }
+    if (a.given("train") && a.text("train") != "yes") throw a.usage_error("--train takes no value");
+    const bool train = a.given("train");
+    const int64_t batch = a.integer("batch", 1, 65536);
+    const kiln::tools::TrainedRun r = kiln::tools::open_trained_run(a.positionals[0]);
+    const std::string name = a.given("name") ? a.text("name") : r.spec.builtin.empty() ? "model" : r.spec.builtin;
+    const std::string out = a.given("out") ? a.text("out") : (fs::path(r.run.path()) / "export").string();
+
+    kiln::Graph g(0);
+    const kiln::tools::TrainedModel m = kiln::tools::build_trained_model(g, r, batch);
+    kiln::ExportOptions eo;
+    eo.input = m.x;
+    eo.output = m.logits;
+    eo.model_name = r.spec.builtin.empty() ? "model" : r.spec.builtin;
+    eo.class_names = r.spec.class_names;
+    input_conversion(r.spec.eval_transforms, r.spec.input_shape.size() == 3 ? r.spec.input_shape[0] : 0, eo,
+                     r.run.model_json() + ": eval_transforms");
+    kiln::CompileOptions copt;
+    copt.outputs = {m.logits};
+    copt.backend_options.reference = true;  // the device's kernels, so the plan is the device's
+    copt.backend_options.threads = 1;
+    if (train) {
+        eo.labels = g.input("y", {batch}, kiln::DType::i64);
+        copt.loss = g.cross_entropy(m.logits, eo.labels);
+        copt.optimizer = kiln::SGD{.lr = float(a.real("lr", 0, 1e6)), .momentum = float(a.real("momentum", 0, 1))};
+    }
+    auto program = kiln::compile(g, copt);
+    kiln::io::load_state(*program, r.weights);
+    const std::vector<uint8_t> bytes = kiln::export_program(*program, eo);
+    const kiln::CSource c = kiln::program_c_source(bytes, name);
+
+    fs::create_directories(out);
+    const std::string base = (fs::path(out) / name).string();
+    kiln::io::write_file_atomic(base + ".h", c.header);
+    kiln::io::write_file_atomic(base + ".c", c.source);
+    kiln::io::write_file_atomic(base + ".kprog", std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    const kiln::MemoryPlan& plan = program->memory_plan();
+    std::printf("%s: %s program, batch %lld\n", base.c_str(), train ? "training" : "inference", static_cast<long long>(batch));
+    std::printf("  arena %zu bytes (lower bound %zu), %s %zu bytes, program %zu bytes\n", plan.arena_bytes, plan.lower_bound,
+                train ? "state in RAM" : "weights in flash", plan.persistent_bytes, bytes.size());
+    std::printf("  wrote %s.h, %s.c, %s.kprog\n", base.c_str(), base.c_str(), base.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return kiln::tools::run_tool("kiln-export", [&] { return export_command(argc, argv); });
+}
