@@ -6,7 +6,7 @@
 // RUN is a kiln-train run directory (its best.safetensors) or a .safetensors file with the run's
 // model.json beside it. Evaluation writes confusion.png, misclassified.png and evaluation.json,
 // --filters filters.png, both into --out (default: the run directory) with report.html refreshed
-// there.
+// there. Evaluation with --logits FILE also writes every evaluated sample's logits as CSV.
 // Exit status: 0 done, 1 error, 2 usage mistake.
 #include <algorithm>
 #include <cstdint>
@@ -162,10 +162,37 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     train::ConfusionMatrix cm(int32_t(m.classes));
     train::MisclassifiedCollector wrong(int32_t(m.classes), keep);
     train::Classifier model{*m.program, m.x, m.y, m.logits, m.classes};
+    // --logits: one row per sample as the batches come, which is dataset order (the loader does
+    // not shuffle here and hands batches out in order): index, label, argmax, the logits in %.9g,
+    // enough digits for a float to read back bit for bit.
+    const bool want_logits = a.given("logits");
+    std::string logits_csv;
+    if (want_logits) {
+        logits_csv = "index,label,predicted";
+        for (int64_t c = 0; c < m.classes; ++c) logits_csv += ",logit_" + std::to_string(c);
+        logits_csv += "\n";
+    }
     const train::Evaluation result = train::evaluate(model, loader, [&](const train::EvaluatedBatch& b) {
         cm.add_logits(b.logits, b.labels);
         wrong.add_logits(b.logits, b.labels, b.indices);
+        if (!want_logits) return;
+        const size_t classes = size_t(m.classes);
+        char field[80];
+        for (size_t i = 0; i < b.labels.size(); ++i) {
+            const std::span<const float> row = b.logits.subspan(i * classes, classes);
+            std::snprintf(field, sizeof field, "%lld,%lld,%lld", static_cast<long long>(b.indices[i]),
+                          static_cast<long long>(b.labels[i]), static_cast<long long>(train::argmax(row)));
+            logits_csv += field;
+            for (const float v : row) {
+                std::snprintf(field, sizeof field, ",%.9g", double(v));
+                logits_csv += field;
+            }
+            logits_csv += '\n';
+        }
     });
+    // First of the files, so that a --logits path that cannot be written stops the tool before
+    // the pictures and evaluation.json in --out are replaced.
+    if (want_logits) kiln::io::write_file_atomic(a.text("logits"), logits_csv);
 
     std::vector<std::string> written;
     fs::create_directories(out.path());
@@ -222,6 +249,7 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     }
     written.push_back(out.evaluation_json());
     written.push_back(out.report_html());
+    if (want_logits) written.push_back(a.text("logits"));
     j["files"] = written;
     kiln::io::write_file_atomic(out.evaluation_json(), j.dump(2) + "\n");
     refresh_report(m, out);
@@ -375,6 +403,9 @@ int infer_command(int argc, char** argv) {
                 "                       misclassified samples; writes confusion.png, misclassified.png, report.html\n"
                 "  --predict IMG [IMG…] the top-k classes of PNG or JPEG files of any size and colour mode\n"
                 "  --filters            the first convolution's weights as filters.png\n"
+                "With --data, --logits FILE also writes each evaluated sample's logits as CSV, in dataset order:\n"
+                "index,label,predicted,logit_0,…,logit_{C-1} (predicted: the first largest logit; %.9g, so\n"
+                "the floats read back exactly).\n"
                 "Output is a table, or with --csv or --json CSV or a JSON document.");
     cmd.positional("run", "RUN_DIR or FILE.safetensors");
     cmd.option("data", "SPEC", "evaluate on this dataset, <plugin>:<config>")
@@ -383,6 +414,7 @@ int infer_command(int argc, char** argv) {
         .option("limit", "N", "evaluate the first N samples; 0: all", "0")
         .option("batch", "N", "evaluation batch size", "64")
         .option("misclassified", "N", "misclassified samples to list and draw", "16")
+        .option("logits", "FILE", "evaluation: write every sample's index, label, prediction and logits as CSV")
         .option("top-k", "K", "classes to print per image", "3")
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
@@ -404,6 +436,9 @@ int infer_command(int argc, char** argv) {
     for (const char* flag : {"filters", "csv", "json"})
         if (a.given(flag) && a.text(flag) != "yes") throw a.usage_error(std::string("--") + flag + " takes no value");
     if (a.given("predict") && images.empty()) throw a.usage_error("--predict needs at least one image");
+    if (a.given("logits") && !a.given("data"))
+        throw a.usage_error("--logits FILE goes with --data SPEC: it writes the evaluated samples' logits");
+    if (a.given("logits") && a.text("logits").empty()) throw a.usage_error("--logits needs a file name");
     const Format format = a.given("json") ? Format::json : a.given("csv") ? Format::csv : Format::table;
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));

@@ -2,7 +2,7 @@
 // Fashion-MNIST (Debian's dataset-fashion-mnist; without it the cases that need it say why they
 // are skipped): the evaluation's numbers against the confusion matrix it prints and against a
 // forward pass of the same weights done here, the pictures and report.html it writes, --predict on
-// images of another size and colour mode, --filters, and its errors. In a cross build the tools
+// images of another size and colour mode, --filters, --logits (the per-sample CSV), and its errors. In a cross build the tools
 // start through KILN_EXE_WRAPPER (qemu).
 #define BOOST_TEST_MODULE kiln_infer
 #include <sys/wait.h>
@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,39 @@ std::pair<double, double> reference(const std::string& run_dir, int64_t n) {
         }
     }
     return {loss / double(n), double(correct) / double(n)};
+}
+
+// A --logits file: its header line and its rows, each field parsed (the logits with strtof, which
+// reads %.9g back as the float that was printed).
+struct LogitsRow {
+    int64_t index = -1, label = -1, predicted = -1;
+    std::vector<float> logits;
+};
+struct LogitsFile {
+    std::string header;
+    std::vector<LogitsRow> rows;
+};
+
+LogitsFile read_logits(const std::string& path) {
+    BOOST_REQUIRE_MESSAGE(fs::exists(path), path << " was not written");
+    std::istringstream in(read_text(path));
+    LogitsFile f;
+    std::getline(in, f.header);
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> fields;
+        std::istringstream cells(line);
+        for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+        BOOST_REQUIRE_MESSAGE(fields.size() > 3, path << ": a short row: " << line);
+        LogitsRow r;
+        r.index = std::stoll(fields[0]), r.label = std::stoll(fields[1]), r.predicted = std::stoll(fields[2]);
+        for (size_t k = 3; k < fields.size(); ++k) {
+            char* end = nullptr;
+            r.logits.push_back(std::strtof(fields[k].c_str(), &end));
+            BOOST_REQUIRE_MESSAGE(end && *end == '\0' && end != fields[k].c_str(), path << ": not a number: " << fields[k]);
+        }
+        f.rows.push_back(std::move(r));
+    }
+    return f;
 }
 
 }  // namespace
@@ -256,6 +290,67 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
     BOOST_TEST(contains(refreshed, "evaluated on"));
 }
 
+BOOST_AUTO_TEST_CASE(logits_csv_holds_every_sample_in_dataset_order) {
+    // What scripts/test-device.sh compares a device's logits with: --limit N --batch 1 --logits.
+    // 70 samples: at --batch 32 the last batch is a partial one.
+    if (!have_data()) return;
+    const std::string& dir = tiny_run();
+    TempDir out;
+    const int64_t n = 70;
+    const std::string one = out / "batch1.csv", many = out / "batch32.csv";
+    const Run r = infer({dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", one, "--json",
+                         "--out", out.path});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    const json j = json::parse(r.out);
+    BOOST_TEST(contains(j["files"].dump(), one), j["files"].dump());
+    const LogitsFile f = read_logits(one);
+    BOOST_TEST(f.header == "index,label,predicted,logit_0,logit_1,logit_2,logit_3,logit_4,logit_5,logit_6,logit_7,logit_8,logit_9");
+    BOOST_REQUIRE_EQUAL(f.rows.size(), size_t(n));
+
+    // Indices 0..n-1 in order, the dataset's labels, predicted = the first largest logit.
+    kiln::data::PluginRegistry plugins({KILN_TEST_PLUGIN_DIR});
+    const kiln::data::Dataset data = plugins.open_dataset(test_data);
+    kiln::data::SampleBuffer buf;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const LogitsRow& row = f.rows[size_t(i)];
+        BOOST_TEST(row.index == i);
+        int64_t label = -1;
+        data.get(i, buf, label);
+        BOOST_TEST(row.label == label, "sample " << i);
+        BOOST_REQUIRE_EQUAL(row.logits.size(), 10u);
+        BOOST_TEST(row.predicted == kiln::train::argmax(row.logits), "sample " << i);
+        correct += row.predicted == row.label;
+    }
+    BOOST_TEST(j["accuracy"].get<double>() == double(correct) / double(n), boost::test_tools::tolerance(1e-12));
+
+    // Another batch size gives the same logits up to rounding: the CPU kernels fix their summation
+    // order per shape, not across batch sizes, so bit equality is not promised. The tolerance is
+    // relative to the row's largest logit (a logit near 0 carries the rounding of larger terms).
+    BOOST_REQUIRE_EQUAL(infer({dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "32", "--logits", many,
+                               "--out", out.path})
+                            .status,
+                        0);
+    const LogitsFile g = read_logits(many);
+    BOOST_TEST(g.header == f.header);
+    BOOST_REQUIRE_EQUAL(g.rows.size(), size_t(n));
+    float worst = 0;
+    for (size_t i = 0; i < size_t(n); ++i) {
+        BOOST_TEST(g.rows[i].index == f.rows[i].index);
+        BOOST_TEST(g.rows[i].label == f.rows[i].label);
+        BOOST_REQUIRE_EQUAL(g.rows[i].logits.size(), 10u);
+        float scale = 0;
+        for (float v : f.rows[i].logits) scale = std::max(scale, std::fabs(v));
+        for (size_t c = 0; c < 10; ++c) {
+            const float d = std::fabs(g.rows[i].logits[c] - f.rows[i].logits[c]);
+            worst = std::max(worst, d / scale);
+            BOOST_TEST(d <= 1e-5f * scale, "sample " << i << " logit " << c << ": " << f.rows[i].logits[c] << " at --batch 1, "
+                                                      << g.rows[i].logits[c] << " at --batch 32");
+        }
+    }
+    BOOST_TEST_MESSAGE("largest difference between --batch 1 and 32, relative to the row's largest logit: " << worst);
+}
+
 BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
     if (!have_data()) return;
     const std::string& dir = tiny_run();
@@ -342,6 +437,16 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
     r = infer({dir.path, "--predict", "--json"});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(contains(r.err, "--predict needs at least one image"), r.err);
+    for (const char* mode : {"--predict", "--filters"}) {  // --logits belongs to an evaluation
+        std::vector<std::string> args{dir.path, mode};
+        if (std::string(mode) == "--predict") args.push_back(dir / "some.png");
+        for (const std::string& w : {std::string("--logits"), dir / "logits.csv"}) args.push_back(w);
+        r = infer(args);
+        BOOST_TEST(r.status == 2, mode);
+        BOOST_TEST(contains(r.err, "kiln-infer: error: --logits FILE goes with --data SPEC"), r.err);
+        BOOST_TEST(contains(r.err, "usage: kiln-infer"), r.err);
+        BOOST_TEST(!fs::exists(dir / "logits.csv"));
+    }
     r = infer({dir.path, "--data", test_data, "--batch", "0"});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(contains(r.err, "--batch 0: expected a whole number from 1"), r.err);
@@ -352,6 +457,7 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
     r = infer({"--help"});
     BOOST_TEST(r.status == 0);
     BOOST_TEST(contains(r.out, "--top-k K"), r.out);
+    BOOST_TEST(contains(r.out, "--logits FILE"), r.out);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
