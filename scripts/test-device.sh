@@ -1,23 +1,84 @@
 #!/usr/bin/env bash
-# Builds kiln's firmware for a bare-metal Cortex-M7 (cross/cortex-m7.ini: Debian's
-# gcc-arm-none-eabi with newlib) and runs it on qemu-system-arm's mps2-an500 board, where each
-# firmware checks itself against the build machine and exits non-zero on a mismatch. Installs the
-# toolchain and QEMU first when they are missing.
-#   bash scripts/test-device.sh         # build-m7/
+# Deploys kiln's course models to devices and checks them against the build machine:
+#   1. trains TinyVGG (hidden 10), LeNet-5, fmnist_mlp and resnet_mini briefly (2,000 Fashion-MNIST
+#      images, one epoch) with the native build's kiln-train — the weights only need to be a real
+#      run's;
+#   2. exports each with kiln-export (and TinyVGG's training program, SGD with momentum 0.9), has
+#      kiln-infer write its logits for the first 100 test images, embeds those images, and has
+#      device-train-reference take the training check's steps on the host — all into
+#      build-device/programs/;
+#   3. for each target, builds the device programs (examples/device) against that folder and runs
+#      them under QEMU: m7 (bare-metal Cortex-M7 firmware on qemu-system-arm's mps2-an500, 256 KiB
+#      of RAM), aarch64 and armhf (static Linux programs under qemu-user).
+# Installs the toolchains and QEMU first when they are missing; builds the native tools in build/
+# (KILN_BUILD_DIR) when they are not there.
+#   bash scripts/test-device.sh                  # m7 aarch64 armhf
+#   bash scripts/test-device.sh m7               # build-m7/
+#   bash scripts/test-device.sh aarch64 armhf    # build-device-aarch64/, build-device-armhf/
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+top=$(pwd)
 # shellcheck source=scripts/apt-common.sh
 . scripts/apt-common.sh
-install_packages gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm meson ninja-build g++
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(m7 aarch64 armhf)
+for t in "${targets[@]}"; do
+    case "$t" in m7|aarch64|armhf) ;; *) echo "usage: $0 [m7] [aarch64] [armhf]" >&2; exit 2 ;; esac
+done
 
-builddir=build-m7
-if [ -f "$builddir/meson-private/coredata.dat" ]; then
-    meson setup --reconfigure "$builddir" --cross-file cross/cortex-m7.ini --buildtype=release
-else
-    meson setup "$builddir" --cross-file cross/cortex-m7.ini --buildtype=release
+# --- the host's side
+native=${KILN_BUILD_DIR:-build}
+if [ ! -f "$native/meson-private/coredata.dat" ]; then
+    bash scripts/setup.sh
+    meson setup "$native" --buildtype=release
 fi
-meson compile -C "$builddir"
-echo "--- firmware sizes (text: flash; data + bss: RAM besides the stack)"
-arm-none-eabi-size "$builddir"/examples/device/kernel-check
-rm -f "$builddir/meson-logs/testlog.json"   # never count an earlier run's results
-meson test -C "$builddir" --print-errorlogs --verbose
+meson compile -C "$native" tools/kiln-train:executable tools/kiln-export:executable tools/kiln-infer:executable \
+    examples/device-train-reference:executable >/dev/null
+work=$top/build-device
+programs=$work/programs
+data=/usr/share/datasets/fashion-mnist
+rm -rf "$work/runs" "$programs"
+mkdir -p "$work/runs" "$programs"
+for model in tinyvgg lenet5 fmnist_mlp resnet_mini; do
+    args=()
+    [ "$model" = tinyvgg ] && args=(--model-arg hidden_units=10)
+    "$native/tools/kiln-train" --data "idx:$data" --model "$model" "${args[@]}" --epochs 1 \
+        --limit 2000 --threads 2 --out "$work/runs/$model" >"$work/runs/$model.log"
+    "$native/tools/kiln-export" "$work/runs/$model" --out "$programs" --name "$model"
+    "$native/tools/kiln-infer" "$work/runs/$model" --data "idx:$data,split=test" --limit 100 --batch 1 \
+        --logits "$programs/$model.csv" >/dev/null
+    python3 examples/device/embed.py logits "$programs/$model.csv" "$model" "$programs/${model}_expected.h"
+done
+python3 examples/device/embed.py samples "$data" 100 "$programs"
+# On-device training: 200 steps of batch 1 (two passes over the 100 images), SGD with momentum.
+"$native/tools/kiln-export" "$work/runs/tinyvgg" --out "$programs" --name tinyvgg_train --train --lr 0.01 --momentum 0.9
+"$native/examples/device-train-reference" "$work/runs/tinyvgg" "$programs" 200 1 0.01 0.9 "$programs/train_expected.h"
+
+# --- the devices (a target that fails does not stop the others)
+status=0
+for t in "${targets[@]}"; do
+    if [ "$t" = m7 ]; then
+        install_packages gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+        builddir=build-m7
+        cross=(--cross-file cross/cortex-m7.ini)
+    else
+        bash scripts/setup-cross.sh "$t"
+        builddir=build-device-$t
+        cross=(--cross-file "build-cross/$t-root.ini" --cross-file "cross/$t.ini" -Ddevice_only=true)
+    fi
+    opts=(--buildtype=release "-Ddevice_programs=$programs" "${cross[@]}")
+    # --wipe: Meson reads a cross file's options at the first setup only. The build is small.
+    if [ -f "$builddir/meson-private/coredata.dat" ]; then
+        meson setup --wipe "$builddir" "${opts[@]}"
+    else
+        meson setup "$builddir" "${opts[@]}"
+    fi
+    meson compile -C "$builddir" || { status=1; continue; }
+    if [ "$t" = m7 ]; then
+        echo "--- firmware sizes (text: flash; data + bss: RAM besides the stack)"
+        (cd "$builddir/examples/device" && arm-none-eabi-size kernel-check infer-tinyvgg infer-lenet5 infer-fmnist_mlp infer-resnet_mini train-tinyvgg)
+    fi
+    rm -f "$builddir/meson-logs/testlog.json"   # never count an earlier run's results
+    meson test -C "$builddir" --print-errorlogs --verbose --num-processes 2 || status=1
+done
+exit $status

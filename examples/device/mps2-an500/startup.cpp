@@ -4,6 +4,7 @@
 // semihosting opened for stdio, static constructors, main, and exit with main's value (QEMU's exit
 // status). rdimon's own crt0 is not used: it would move the stack to wherever the debugger's heap
 // information says, outside the 256 KiB the linker script gives.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -13,6 +14,7 @@ extern "C" {
 extern uint32_t __data_start, __data_end, __data_load, __bss_start__, __bss_end__, __stack_limit, __stack_top;
 void initialise_monitor_handles();  // librdimon: semihosting file handles for stdio
 void __libc_init_array();           // newlib: static constructors
+void* sbrk(ptrdiff_t increment);     // newlib: the heap's end (its unistd.h hides it in C++)
 [[noreturn]] void exit(int);
 int main();
 [[noreturn]] void reset_handler();
@@ -59,3 +61,7 @@ __attribute__((section(".vectors"), used)) const void* const vector_table[] = {
     reinterpret_cast<const void*>(&fault_handler),
     reinterpret_cast<const void*>(&fault_handler),
 };
+
+size_t board::static_ram_bytes() {
+    return size_t(static_cast<char*>(sbrk(0)) - reinterpret_cast<char*>(&__data_start));
+}
