@@ -34,7 +34,7 @@ int main() {
         return 1;
     }
     const int per_pass = SAMPLE_COUNT / TRAIN_BATCH;
-    double first_pass = 0, last_pass = 0, worst_loss = 0;
+    double first_pass = 0, last_pass = 0, worst_loss = 0, window = 0, host_window = 0;
     for (int k = 0; k < TRAIN_STEPS; ++k) {
         for (int b = 0; b < TRAIN_BATCH; ++b) {
             const int i = (k * TRAIN_BATCH + b) % SAMPLE_COUNT;
@@ -47,7 +47,14 @@ int main() {
         if (k >= TRAIN_STEPS - per_pass) last_pass += loss / per_pass;
         const double diff = std::fabs(double(loss) - double(expected_losses[k])) / std::fmax(1.0, std::fabs(double(expected_losses[k])));
         if (!(diff <= worst_loss)) worst_loss = diff;
-        if (k % 25 == 0 || k == TRAIN_STEPS - 1) std::printf("step %d: loss %.6f (host %.6f)\n", k + 1, double(loss), double(expected_losses[k]));
+        // The loss curve: the mean of every 25 steps (one step's loss is one image's).
+        window += loss;
+        host_window += expected_losses[k];
+        if ((k + 1) % 25 == 0 || k == TRAIN_STEPS - 1) {
+            const int n = k % 25 + 1;
+            std::printf("steps %3d-%3d: mean loss %.6f (host %.6f)\n", k + 2 - n, k + 1, window / n, host_window / n);
+            window = host_window = 0;
+        }
     }
 
     double worst = 0;
