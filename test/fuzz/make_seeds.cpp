@@ -16,7 +16,9 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/io/safetensors.h"
 #include "kiln/nn/model_file.h"
+#include "kiln/nn/layers.h"
 #include "kiln/nn/models.h"
+#include "kiln/runtime/export.h"
 #include "kiln/train/run_files.h"
 #include "resume_program.h"
 
@@ -199,6 +201,39 @@ void plugin_sample_seeds() {
     seed("plugin-sample", "well-behaved", b);
 }
 
+// ---- micro programs: a flag byte (bit 0: the target reseals the checksum), then a program as
+// kiln-export writes it — inference and training (SGD with momentum) of test/micro's small
+// network: conv → batch norm → relu → max pool → linear (parameters, f32 and i64 buffers) ----
+void micro_program_seeds() {
+    for (const bool train : {false, true}) {
+        kiln::Graph g(7);
+        const kiln::Value x = g.input("x", {2, 2, 6, 6});
+        kiln::Value h = kiln::nn::conv2d(g, "conv", x, 4, {.kernel = 3, .padding = 1});
+        h = g.relu(kiln::nn::batch_norm(g, "bn", h));
+        h = g.flatten(kiln::nn::max_pool2d(g, h, 2));
+        const kiln::Value logits = kiln::nn::linear(g, "fc", h, 3);
+        kiln::CompileOptions o;
+        o.outputs = {logits};
+        o.backend_options.reference = true;  // export_program needs the device's kernels' plan
+        o.backend_options.threads = 1;
+        kiln::ExportOptions e;
+        e.input = x, e.output = logits, e.model_name = "small";
+        e.class_names = {"zero", "one", "two"};
+        e.mean = {0.5f, 0.25f}, e.std = {0.5f, 2.0f};
+        if (train) {
+            e.labels = g.input("y", {2}, kiln::DType::i64);
+            o.loss = g.cross_entropy(logits, e.labels);
+            o.optimizer = kiln::SGD{.lr = 0.05f, .momentum = 0.9f};
+        }
+        const Bytes program = kiln::export_program(*kiln::compile(g, o), e);
+        for (const uint8_t flags : {0, 1}) {
+            Bytes b{flags};
+            b.insert(b.end(), program.begin(), program.end());
+            seed("micro-program", std::string(train ? "training" : "inference") + (flags & 1 ? "-reseal" : ""), b);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,6 +249,7 @@ int main(int argc, char** argv) {
         model_json_seeds(KILN_SOURCE_DIR);
         text_seeds();
         plugin_sample_seeds();
+        micro_program_seeds();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz-make-seeds: %s\n", e.what());
         return 1;
