@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Headers for the device checks (scripts/test-device.sh makes them in build-device/programs/):
   embed.py samples IDX_DIR COUNT OUT_DIR   the first COUNT Fashion-MNIST test images and labels:
-                                           OUT_DIR/samples.h, and samples.u8 + labels.u8 (raw) for
-                                           the host's training reference
+                                           OUT_DIR/samples.h, samples.u8 + labels.u8 (raw) for the
+                                           host's training reference, and the first image as
+                                           sample0.pgm
   embed.py logits CSV NAME OUT.h           kiln-infer --logits' CSV as NAME_expected_logits, the
                                            logits the device must reproduce (floats written exactly)"""
 import csv
@@ -30,6 +31,7 @@ def samples(idx_dir, count, out_dir):
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples.u8").write_bytes(pixels[:count * h * w])
     (out / "labels.u8").write_bytes(labels[:count])
+    (out / "sample0.pgm").write_bytes(f"P5\n{w} {h}\n255\n".encode() + pixels[:h * w])
     rows = []
     for i in range(count):
         image = pixels[i * h * w:(i + 1) * h * w]

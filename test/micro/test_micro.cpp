@@ -266,6 +266,18 @@ BOOST_AUTO_TEST_CASE(c_source_holds_the_same_bytes_and_constants) {
     BOOST_TEST(testing::error_of([&] { program_c_source(bytes, "2fast"); }) == "export: '2fast' is not a C identifier");
 }
 
+BOOST_AUTO_TEST_CASE(the_same_program_gives_the_same_bytes) {
+    // Attribute structs have padding; the exporter writes none of it (micro::store_attrs).
+    std::vector<uint8_t> first;
+    for (int i = 0; i < 2; ++i) {
+        SmallNet net(true);
+        auto prog = net.compile(true);
+        std::vector<uint8_t> bytes = export_program(*prog, net.export_options());
+        if (i == 0) first = std::move(bytes);
+        else BOOST_TEST(bytes == first);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(export_needs_the_reference_plan) {
     SmallNet net(false);
     CompileOptions o;

@@ -115,6 +115,32 @@ static_assert(sizeof(TensorRecord) == 32 && sizeof(StateRecord) == 12 && sizeof(
               sizeof(StepRecord) % 8 == 0 && alignof(Attrs) <= program_alignment,
               "the format's records have the same size on every target");
 
+// Copies a's attribute values into `out`, whose bytes are zero, field by field: a struct copy would
+// also carry a's padding bytes (indeterminate), and the same program must give the same bytes. A
+// field added to an attributes struct (op/op.h) needs a line here; the sizes fail the build first.
+inline void store_attrs(Attrs& out, const Attrs& a) {
+    static_assert(sizeof(MatmulAttrs) == 2 && sizeof(AxisAttrs) == 8 && sizeof(ScaleAttrs) == 8 && sizeof(DropoutAttrs) == 16 &&
+                      sizeof(ExpandAttrs) == 1 && sizeof(SgdAttrs) == 16 && sizeof(AdamAttrs) == 20 && sizeof(Conv2dAttrs) == 24 &&
+                      sizeof(Pool2dAttrs) == 28 && sizeof(BatchNormAttrs) == 12 && sizeof(SelectAttrs) == 8,
+                  "an attributes struct changed: copy its new field below");
+    out.matmul.trans_a = a.matmul.trans_a, out.matmul.trans_b = a.matmul.trans_b;
+    out.axis.axis = a.axis.axis, out.axis.all = a.axis.all, out.axis.keepdim = a.axis.keepdim;
+    out.scale.mul = a.scale.mul, out.scale.add = a.scale.add;
+    out.dropout.p = a.dropout.p, out.dropout.salt = a.dropout.salt;
+    out.expand.mean = a.expand.mean;
+    out.sgd.momentum = a.sgd.momentum, out.sgd.dampening = a.sgd.dampening, out.sgd.weight_decay = a.sgd.weight_decay;
+    out.sgd.nesterov = a.sgd.nesterov, out.sgd.maximize = a.sgd.maximize;
+    out.adam.beta1 = a.adam.beta1, out.adam.beta2 = a.adam.beta2, out.adam.eps = a.adam.eps, out.adam.weight_decay = a.adam.weight_decay;
+    out.adam.decoupled = a.adam.decoupled, out.adam.maximize = a.adam.maximize;
+    out.conv.stride_h = a.conv.stride_h, out.conv.stride_w = a.conv.stride_w, out.conv.pad_h = a.conv.pad_h;
+    out.conv.pad_w = a.conv.pad_w, out.conv.dil_h = a.conv.dil_h, out.conv.dil_w = a.conv.dil_w;
+    out.pool.kernel_h = a.pool.kernel_h, out.pool.kernel_w = a.pool.kernel_w, out.pool.stride_h = a.pool.stride_h;
+    out.pool.stride_w = a.pool.stride_w, out.pool.pad_h = a.pool.pad_h, out.pool.pad_w = a.pool.pad_w;
+    out.pool.ceil_mode = a.pool.ceil_mode, out.pool.count_include_pad = a.pool.count_include_pad;
+    out.bn.eps = a.bn.eps, out.bn.momentum = a.bn.momentum, out.bn.cumulative = a.bn.cumulative;
+    out.select.index = a.select.index;
+}
+
 // CRC-32 (IEEE 802.3, reflected), bitwise: small code beats speed here.
 inline uint32_t crc32(const uint8_t* p, size_t n) {
     uint32_t c = 0xFFFFFFFFu;

@@ -89,7 +89,7 @@ struct Exporter {
             const KernelCall call = passes::kernel_call(g, id, p.data_, p.batch_);
             micro::StepRecord st;
             std::memset(static_cast<void*>(&st), 0, sizeof st);  // padding too: the bytes are reproducible
-            st.attrs = *call.attrs;
+            micro::store_attrs(st.attrs, *call.attrs);
             st.op = uint8_t(call.op);
             st.n_in = uint8_t(call.n_in);
             st.out = op_info(call.op).has_output() ? tensor(id, call.out) : -1;
@@ -257,8 +257,9 @@ CSource program_c_source(std::span<const uint8_t> program, const std::string& sy
     std::string mean, stdev;
     const int channels = in.rank == 4 ? in.dims[1] : 0;
     for (int c = 0; c < channels; ++c) {
-        mean += (c ? ", " : "") + c_float(h.mean[c]);
-        stdev += (c ? ", " : "") + c_float(h.std[c]);
+        if (c) mean += ", ", stdev += ", ";
+        mean += c_float(h.mean[c]);
+        stdev += c_float(h.std[c]);
     }
     if (channels) {
         define("INPUT_MEAN", "{" + mean + "}");
