@@ -60,7 +60,8 @@ for t in "${targets[@]}"; do
     if [ "$t" = m7 ]; then
         install_packages gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
         builddir=build-m7
-        cross=(--cross-file cross/cortex-m7.ini --buildtype=minsize)  # -Os, as firmware is built
+        # -Os, as firmware is built; classify.cpp, the README's firmware, with TinyVGG.
+        cross=(--cross-file cross/cortex-m7.ini --buildtype=minsize "-Ddevice_model=$programs/tinyvgg")
     else
         bash scripts/setup-cross.sh "$t"
         builddir=build-device-$t
