@@ -5,6 +5,7 @@
 #   bash scripts/setup.sh                    # native build and tests
 #   bash scripts/setup.sh --cross            # ... plus the aarch64 and armhf cross toolchains + sysroots
 #   bash scripts/setup.sh --cross=aarch64    # ... plus one of them
+#   bash scripts/setup.sh --m7               # ... plus the bare-metal Cortex-M7 toolchain and qemu-system-arm
 #   KILN_SETUP_CROSS="aarch64 armhf" bash scripts/setup.sh   # the same through the environment
 #
 # Runs as root, or through sudo otherwise.
@@ -14,12 +15,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/apt-common.sh"
 
 cross=${KILN_SETUP_CROSS:-}
+m7=false
 for arg in "$@"; do
     case "$arg" in
         --cross) cross="aarch64 armhf" ;;
         --cross=*) cross=${arg#--cross=}; cross=${cross//,/ } ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) echo "usage: $0 [--cross[=aarch64,armhf]]" >&2; exit 2 ;;
+        --m7) m7=true ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "usage: $0 [--cross[=aarch64,armhf]] [--m7]" >&2; exit 2 ;;
     esac
 done
 
@@ -29,6 +32,11 @@ packages=(
     libpng-dev libjpeg62-turbo-dev zlib1g-dev
     dataset-fashion-mnist
 )
+# Firmware (cross/cortex-m7.ini): Debian's gcc-arm-none-eabi with newlib and its libstdc++, run on
+# qemu-system-arm's mps2-an500 board.
+if $m7; then
+    packages+=(gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
+fi
 install_packages "${packages[@]}"
 
 for arch in $cross; do

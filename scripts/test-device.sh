@@ -17,8 +17,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 top=$(pwd)
-# shellcheck source=scripts/apt-common.sh
-. scripts/apt-common.sh
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(m7 aarch64 armhf)
 for t in "${targets[@]}"; do
@@ -58,7 +56,7 @@ python3 examples/device/embed.py samples "$data" 100 "$programs"
 status=0
 for t in "${targets[@]}"; do
     if [ "$t" = m7 ]; then
-        install_packages gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+        bash scripts/setup.sh --m7
         builddir=build-m7
         # -Os, as firmware is built; classify.cpp, the README's firmware, with TinyVGG.
         cross=(--cross-file cross/cortex-m7.ini --buildtype=minsize "-Ddevice_model=$programs/tinyvgg")
