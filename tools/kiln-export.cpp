@@ -8,6 +8,7 @@
 // (kiln_micro_set_pixels); resize and center_crop are the device's to do before (the program takes
 // the model's input size); other transforms are refused.
 // Exit status: 0 done, 1 error, 2 usage mistake.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -29,12 +30,18 @@ namespace fs = std::filesystem;
 using kiln::Errc;
 using kiln::fail;
 
+// Without the spaces and tabs around it, as the transforms plugin reads a pipeline and its configuration.
+std::string trimmed(const std::string& s) {
+    const size_t first = s.find_first_not_of(" \t");
+    return first == std::string::npos ? "" : s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
 std::vector<float> numbers(const std::string& list, const std::string& what) {
     std::vector<float> out;
     size_t start = 0;
     while (start <= list.size()) {
         const size_t end = std::min(list.find(':', start), list.size());
-        const std::string item = list.substr(start, end - start);
+        const std::string item = trimmed(list.substr(start, end - start));
         char* stop = nullptr;
         const float v = std::strtof(item.c_str(), &stop);
         if (item.empty() || *stop) fail(Errc::format, what + ": '" + item + "' is not a number");
@@ -52,8 +59,8 @@ void input_conversion(const std::string& pipeline, int64_t channels, kiln::Expor
         std::string step = pipeline.substr(start, end - start);
         start = end + 1;
         const size_t eq = step.find('=');
-        const std::string name = step.substr(0, eq);
-        const std::string config = eq == std::string::npos ? "" : step.substr(eq + 1);
+        const std::string name = trimmed(step.substr(0, eq));
+        const std::string config = eq == std::string::npos ? "" : trimmed(step.substr(eq + 1));
         if (name.empty() || name == "to_tensor" || name == "resize" || name == "center_crop") continue;
         if (name != "normalize")
             fail(Errc::unsupported, origin + ": eval transform '" + name + "' has no equivalent in an exported program "
@@ -62,19 +69,26 @@ void input_conversion(const std::string& pipeline, int64_t channels, kiln::Expor
         size_t at = 0;
         for (bool first = true; at <= config.size(); first = false) {
             const size_t comma = std::min(config.find(',', at), config.size());
-            const std::string kv = config.substr(at, comma - at);
+            const std::string kv = trimmed(config.substr(at, comma - at));
             at = comma + 1;
             const size_t e = kv.find('=');
-            const std::string key = e == std::string::npos ? (first ? "mean" : kv) : kv.substr(0, e);
-            const std::string value = e == std::string::npos ? kv : kv.substr(e + 1);
+            const std::string key = e == std::string::npos ? (first ? "mean" : kv) : trimmed(kv.substr(0, e));
+            const std::string value = e == std::string::npos ? kv : trimmed(kv.substr(e + 1));
             if (key == "mean") mean = value;
             else if (key == "std") stdev = value;
             else fail(Errc::format, origin + ": normalize: unknown key '" + key + "'");
         }
-        o.mean = numbers(mean, origin + ": normalize mean");
-        o.std = numbers(stdev, origin + ": normalize std");
-        for (std::vector<float>* v : {&o.mean, &o.std})
+        std::vector<float> m = numbers(mean, origin + ": normalize mean"), s = numbers(stdev, origin + ": normalize std");
+        for (std::vector<float>* v : {&m, &s})
             if (v->size() == 1) v->assign(size_t(channels), v->front());
+        if (o.mean.empty() && o.std.empty()) {
+            o.mean = m, o.std = s;
+            continue;
+        }
+        // A second normalize after the first: ((x − m1) / s1 − m2) / s2 = (x − (m1 + m2·s1)) / (s1·s2).
+        if (m.size() != o.mean.size() || s.size() != o.std.size() || o.mean.size() != o.std.size())
+            fail(Errc::format, origin + ": the normalize steps give different numbers of channels");
+        for (size_t c = 0; c < m.size(); ++c) o.mean[c] += m[c] * o.std[c], o.std[c] *= s[c];
     }
 }
 
@@ -101,6 +115,17 @@ int export_command(int argc, char** argv) {
     if (a.given("train") && a.text("train") != "yes") throw a.usage_error("--train takes no value");
     const bool train = a.given("train");
     const int64_t batch = a.integer("batch", 1, 65536);
+    // Every option is checked before the run is opened: a usage mistake is one whatever the run.
+    for (const char* o : {"lr", "momentum"})
+        if (a.given(o) && !train) throw a.usage_error(std::string("--") + o + " goes with --train: it sets the training program's SGD");
+    const float lr = float(a.real("lr", 0, 1e6)), momentum = float(a.real("momentum", 0, 1));
+    if (a.given("name")) {
+        const std::string& n = a.text("name");
+        bool identifier = !n.empty() && !std::isdigit(static_cast<unsigned char>(n[0]));
+        for (char c : n) identifier = identifier && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+        if (!identifier)
+            throw a.usage_error("--name " + n + ": expected a C identifier (letters, digits and _, not starting with a digit)");
+    }
     const kiln::tools::TrainedRun r = kiln::tools::open_trained_run(a.positionals[0]);
     const std::string name = a.given("name") ? a.text("name") : r.spec.builtin.empty() ? "model" : r.spec.builtin;
     const std::string out = a.given("out") ? a.text("out") : (fs::path(r.run.path()) / "export").string();
@@ -121,7 +146,7 @@ int export_command(int argc, char** argv) {
     if (train) {
         eo.labels = g.input("y", {batch}, kiln::DType::i64);
         copt.loss = g.cross_entropy(m.logits, eo.labels);
-        copt.optimizer = kiln::SGD{.lr = float(a.real("lr", 0, 1e6)), .momentum = float(a.real("momentum", 0, 1))};
+        copt.optimizer = kiln::SGD{.lr = lr, .momentum = momentum};
     }
     auto program = kiln::compile(g, copt);
     kiln::io::load_state(*program, r.weights);
