@@ -1,7 +1,10 @@
 // What the end-to-end tests of the kiln-* tools share: the real Fashion-MNIST they run on (and a
-// printed reason when it is missing), reading a file back, and the shell command that starts a
-// built tool — through KILN_EXE_WRAPPER (qemu) in a cross build.
+// printed reason when it is missing), reading a file back, the shell command that starts a built
+// tool — through KILN_EXE_WRAPPER (qemu) in a cross build —, running one (run_tool: the suite
+// defines KILN_TOOLS_DIR) and a tiny TinyVGG run to use the tools on.
 #pragma once
+#include <sys/wait.h>
+
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +13,8 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include "temp_dir.h"
 
 namespace kiln::testing {
 
@@ -47,6 +52,40 @@ inline std::string tool_command(const std::string& exe, const std::vector<std::s
         cmd += shell_quoted(a);
     }
     return cmd;
+}
+
+struct ToolRun {
+    int status = -1;
+    std::string out, err;
+};
+
+// Runs build/tools/<tool> with `args`, stdout and stderr into files, and logs the command and both.
+inline ToolRun run_tool(const std::string& tool, const std::vector<std::string>& args) {
+    const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
+    BOOST_REQUIRE_MESSAGE(std::filesystem::exists(exe), exe << " is not built");
+    static TempDir logs;
+    std::string cmd = tool_command(exe, args);
+    BOOST_TEST_MESSAGE(cmd);
+    cmd += " >" + logs / "out" + " 2>" + logs / "err";
+    const int st = std::system(cmd.c_str());
+    ToolRun r;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
+    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
+    return r;
+}
+
+// Two TinyVGG epochs (Adam) on `samples` Fashion-MNIST training images: a run directory made once
+// per process.
+inline const std::string& tiny_tinyvgg_run(int samples) {
+    static TempDir dir;
+    static const std::string path = dir / "run";
+    if (!std::filesystem::exists(path + "/best.safetensors"))
+        BOOST_REQUIRE_EQUAL(run_tool("kiln-train", {"--data", "idx:" + fmnist, "--limit", std::to_string(samples), "--model", "tinyvgg",
+                                                    "--epochs", "2", "--threads", "2", "--optimizer", "adam", "--lr", "0.003", "--out", path})
+                                .status,
+                            0);
+    return path;
 }
 
 }  // namespace kiln::testing

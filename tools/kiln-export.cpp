@@ -153,7 +153,9 @@ int export_command(int argc, char** argv) {
     const std::vector<uint8_t> bytes = kiln::export_program(*program, eo);
     const kiln::CSource c = kiln::program_c_source(bytes, name);
 
-    fs::create_directories(out);
+    std::error_code made;
+    fs::create_directories(out, made);
+    if (made) fail(Errc::io, out + ": cannot create the folder: " + made.message());
     const std::string base = (fs::path(out) / name).string();
     kiln::io::write_file_atomic(base + ".h", c.header);
     kiln::io::write_file_atomic(base + ".c", c.source);

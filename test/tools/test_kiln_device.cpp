@@ -6,8 +6,6 @@
 // checkpoint holds the same tensors as a CPU run's and kiln-infer evaluates on CUDA. In a cross
 // build the tools start through KILN_EXE_WRAPPER (qemu).
 #define BOOST_TEST_MODULE kiln_device
-#include <sys/wait.h>
-
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -28,32 +26,13 @@ using json = nlohmann::json;
 namespace {
 
 using kiln::testing::contains;
+using kiln::testing::run_tool;
+using kiln::testing::ToolRun;
 using kiln::testing::read_text;
 
 const std::string blobs = "synthetic:blobs,n=300,centers=3,features=2,std=0.5,seed=3";
 // kiln-infer evaluates the blobs with --misclassified 0: its misclassified.png draws samples as
 // pictures, and a blob is two numbers.
-
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-// Runs build/tools/<tool> with `args`, stdout and stderr into files.
-Run run(const std::string& tool, const std::vector<std::string>& args) {
-    const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
-    BOOST_REQUIRE_MESSAGE(fs::exists(exe), exe << " is not built");
-    static TempDir logs;
-    std::string cmd = kiln::testing::tool_command(exe, args);
-    BOOST_TEST_MESSAGE(cmd);
-    cmd += " >" + logs / "out" + " 2>" + logs / "err";
-    const int st = std::system(cmd.c_str());
-    Run r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
-    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
-    return r;
-}
 
 // One epoch of a small MLP on the blobs, a second at most.
 std::vector<std::string> train_args(const std::string& out, const std::vector<std::string>& more = {}) {
@@ -81,7 +60,7 @@ size_t lines(const std::string& s) {
 }
 
 // The tool's one-line refusal of --device cuda: "<tool>: error: --device cuda: <why>; use --device cpu".
-void check_cuda_refused(const Run& r, const std::string& tool) {
+void check_cuda_refused(const ToolRun& r, const std::string& tool) {
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err.rfind(tool + ": error: --device cuda: ", 0) == 0u, r.err);
     BOOST_TEST(contains(r.err, "cuda"), r.err);
@@ -103,15 +82,15 @@ BOOST_AUTO_TEST_SUITE(device)
 
 BOOST_AUTO_TEST_CASE(an_unknown_device_is_a_usage_mistake_listing_the_devices) {
     TempDir dir;
-    Run r = run("kiln-train", train_args(dir / "run", {"--device", "tpu"}));
+    ToolRun r = run_tool("kiln-train", train_args(dir / "run", {"--device", "tpu"}));
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.rfind("kiln-train: error: --device tpu: expected one of cpu, cuda\nusage: kiln-train", 0) == 0u, r.err);
     BOOST_TEST(!fs::exists(dir / "run"));
-    r = run("kiln-infer", {dir / "run", "--data", blobs, "--device=tpu"});
+    r = run_tool("kiln-infer", {dir / "run", "--data", blobs, "--device=tpu"});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.rfind("kiln-infer: error: --device tpu: expected one of cpu, cuda\nusage: kiln-infer", 0) == 0u, r.err);
     for (const std::string tool : {"kiln-train", "kiln-infer"}) {
-        r = run(tool, {"--help"});
+        r = run_tool(tool, {"--help"});
         BOOST_TEST(r.status == 0);
         BOOST_TEST(contains(r.out, "--device cpu|cuda"), r.out);
     }
@@ -119,10 +98,10 @@ BOOST_AUTO_TEST_CASE(an_unknown_device_is_a_usage_mistake_listing_the_devices) {
 
 BOOST_AUTO_TEST_CASE(device_cpu_is_the_default_bit_for_bit) {
     TempDir dir;
-    const Run given = run("kiln-train", train_args(dir / "given", {"--device", "cpu"}));
+    const ToolRun given = run_tool("kiln-train", train_args(dir / "given", {"--device", "cpu"}));
     BOOST_REQUIRE_EQUAL(given.status, 0);
     BOOST_TEST(contains(given.out, "batch 16, device cpu\n"), given.out);
-    const Run by_default = run("kiln-train", train_args(dir / "default"));
+    const ToolRun by_default = run_tool("kiln-train", train_args(dir / "default"));
     BOOST_REQUIRE_EQUAL(by_default.status, 0);
     BOOST_TEST(contains(by_default.out, "batch 16, device cpu\n"), by_default.out);
     // The same weights, optimizer state and metadata: --device is not recorded in kiln.config.
@@ -135,9 +114,9 @@ BOOST_AUTO_TEST_CASE(device_cpu_is_the_default_bit_for_bit) {
     BOOST_TEST(contains(read_text(dir / "given/report.html"), "cpu"));
 
     // kiln-infer on the CPU, given or not, reports the device and the same numbers.
-    const Run e1 = run("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--json", "--device", "cpu", "--out", dir / "e1"});
+    const ToolRun e1 = run_tool("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--json", "--device", "cpu", "--out", dir / "e1"});
     BOOST_REQUIRE_EQUAL(e1.status, 0);
-    const Run e2 = run("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--json", "--out", dir / "e2"});
+    const ToolRun e2 = run_tool("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--json", "--out", dir / "e2"});
     BOOST_REQUIRE_EQUAL(e2.status, 0);
     const json j1 = json::parse(e1.out), j2 = json::parse(e2.out);
     BOOST_TEST(j1["device"] == "cpu");
@@ -145,7 +124,7 @@ BOOST_AUTO_TEST_CASE(device_cpu_is_the_default_bit_for_bit) {
     BOOST_TEST(j1["samples"].get<int64_t>() == 300);
     BOOST_TEST(j1["confusion"] == j2["confusion"]);
     BOOST_TEST(j1["loss"] == j2["loss"]);
-    const Run table = run("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--device", "cpu", "--out", dir / "e3"});
+    const ToolRun table = run_tool("kiln-infer", {dir / "given", "--data", blobs, "--misclassified", "0", "--device", "cpu", "--out", dir / "e3"});
     BOOST_REQUIRE_EQUAL(table.status, 0);
     BOOST_TEST(contains(table.out, ", device cpu\naccuracy  "), table.out);
 }
@@ -159,31 +138,31 @@ BOOST_AUTO_TEST_CASE(cuda_where_kiln_cannot_use_it_fails_at_once_and_writes_noth
     }
     BOOST_TEST_MESSAGE("CUDA is not usable here: " << why);
     TempDir dir;
-    Run r = run("kiln-train", train_args(dir / "run", {"--device", "cuda"}));
+    ToolRun r = run_tool("kiln-train", train_args(dir / "run", {"--device", "cuda"}));
     check_cuda_refused(r, "kiln-train");
     BOOST_TEST(!fs::exists(dir / "run"), "no run directory, no checkpoint");
     // Before any data is read: a data set that does not exist is not what it complains about.
-    r = run("kiln-train", {"--data", "idx:" + dir / "no-such-data", "--device", "cuda", "--out", dir / "run"});
+    r = run_tool("kiln-train", {"--data", "idx:" + dir / "no-such-data", "--device", "cuda", "--out", dir / "run"});
     check_cuda_refused(r, "kiln-train");
     BOOST_TEST(!fs::exists(dir / "run"));
 
     // kiln-infer: a CPU run, then evaluation, prediction and filters on CUDA write nothing.
-    BOOST_REQUIRE_EQUAL(run("kiln-train", train_args(dir / "cpu-run", {"--epochs", "1"})).status, 0);
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-train", train_args(dir / "cpu-run", {"--epochs", "1"})).status, 0);
     const std::string before = read_text(dir / "cpu-run/report.html");
-    r = run("kiln-infer", {dir / "cpu-run", "--data", blobs, "--device", "cuda", "--out", dir / "eval"});
+    r = run_tool("kiln-infer", {dir / "cpu-run", "--data", blobs, "--device", "cuda", "--out", dir / "eval"});
     check_cuda_refused(r, "kiln-infer");
     BOOST_TEST(!fs::exists(dir / "eval"));
-    r = run("kiln-infer", {dir / "cpu-run", "--data", blobs, "--device", "cuda", "--json"});
+    r = run_tool("kiln-infer", {dir / "cpu-run", "--data", blobs, "--device", "cuda", "--json"});
     check_cuda_refused(r, "kiln-infer");
     BOOST_TEST(r.out.empty(), r.out);
     BOOST_TEST(!fs::exists(dir / "cpu-run/evaluation.json"));
     BOOST_TEST(!fs::exists(dir / "cpu-run/confusion.png"));
     BOOST_TEST(read_text(dir / "cpu-run/report.html") == before);
-    r = run("kiln-infer", {dir / "cpu-run", "--filters", "--device", "cuda", "--out", dir / "filters"});
+    r = run_tool("kiln-infer", {dir / "cpu-run", "--filters", "--device", "cuda", "--out", dir / "filters"});
     check_cuda_refused(r, "kiln-infer");
     BOOST_TEST(!fs::exists(dir / "filters"));
     // Even before the run is read.
-    r = run("kiln-infer", {dir / "no-such-run", "--filters", "--device", "cuda"});
+    r = run_tool("kiln-infer", {dir / "no-such-run", "--filters", "--device", "cuda"});
     check_cuda_refused(r, "kiln-infer");
 }
 
@@ -195,10 +174,10 @@ BOOST_AUTO_TEST_CASE(cuda_where_it_works_writes_the_checkpoint_a_cpu_run_writes)
         return;
     }
     TempDir dir;
-    const Run cuda = run("kiln-train", train_args(dir / "cuda", {"--device", "cuda"}));
+    const ToolRun cuda = run_tool("kiln-train", train_args(dir / "cuda", {"--device", "cuda"}));
     BOOST_REQUIRE_EQUAL(cuda.status, 0);
     BOOST_TEST(contains(cuda.out, ", device cuda"), cuda.out);
-    BOOST_REQUIRE_EQUAL(run("kiln-train", train_args(dir / "cpu")).status, 0);
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-train", train_args(dir / "cpu")).status, 0);
     for (const std::string file : {"best.safetensors", "last.safetensors"}) {
         const kiln::io::SafetensorsFile a = kiln::io::load_safetensors(dir / ("cuda/" + file)),
                                         b = kiln::io::load_safetensors(dir / ("cpu/" + file));
@@ -206,7 +185,7 @@ BOOST_AUTO_TEST_CASE(cuda_where_it_works_writes_the_checkpoint_a_cpu_run_writes)
         BOOST_TEST(a.metadata.size() == b.metadata.size(), file);
         if (file == "last.safetensors") BOOST_TEST(a.metadata.at("kiln.config") == b.metadata.at("kiln.config"));
     }
-    const Run e = run("kiln-infer", {dir / "cuda", "--data", blobs, "--misclassified", "0", "--json", "--device", "cuda", "--out", dir / "eval"});
+    const ToolRun e = run_tool("kiln-infer", {dir / "cuda", "--data", blobs, "--misclassified", "0", "--json", "--device", "cuda", "--out", dir / "eval"});
     BOOST_REQUIRE_EQUAL(e.status, 0);
     const json j = json::parse(e.out);
     BOOST_TEST(j["device"] == "cuda");

@@ -6,8 +6,6 @@
 // of the run's eval transforms, and its errors. In a cross build the tools start through
 // KILN_EXE_WRAPPER (qemu).
 #define BOOST_TEST_MODULE kiln_export
-#include <sys/wait.h>
-
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
 #include <cmath>
@@ -36,54 +34,23 @@ using json = nlohmann::json;
 namespace {
 
 using kiln::testing::contains;
+using kiln::testing::run_tool;
+using kiln::testing::ToolRun;
 using kiln::testing::fmnist;
 using kiln::testing::read_text;
 const std::string test_data = "idx:" + fmnist + ",split=test";
 
 bool have_data() { return kiln::testing::have_fashion_mnist(); }
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-// Runs build/tools/<tool> with `args`, stdout and stderr into files.
-Run run(const std::string& tool, const std::vector<std::string>& args) {
-    const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
-    BOOST_REQUIRE_MESSAGE(fs::exists(exe), exe << " is not built");
-    static TempDir logs;
-    std::string cmd = kiln::testing::tool_command(exe, args);
-    BOOST_TEST_MESSAGE(cmd);
-    cmd += " >" + logs / "out" + " 2>" + logs / "err";
-    const int st = std::system(cmd.c_str());
-    Run r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
-    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
-    return r;
-}
-
-Run export_tool(const std::vector<std::string>& args) { return run("kiln-export", args); }
-
-// Two tinyvgg epochs on 500 training samples, made once for every case.
-const std::string& tiny_run() {
-    static TempDir dir;
-    static const std::string path = dir / "run";
-    if (!fs::exists(path + "/best.safetensors"))
-        BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "500", "--model", "tinyvgg", "--epochs", "2",
-                                               "--threads", "2", "--optimizer", "adam", "--lr", "0.003", "--out", path})
-                                .status,
-                            0);
-    return path;
-}
+ToolRun export_tool(const std::vector<std::string>& args) { return run_tool("kiln-export", args); }
 
 // A copy of the tiny run (its best weights and model.json) whose model.json records other eval
 // transforms, as kiln-train records --eval-transforms.
 std::string run_with_eval_transforms(const TempDir& dir, const std::string& name, const std::string& eval_transforms) {
     const std::string copy = dir / name;
     fs::create_directories(copy);
-    fs::copy_file(tiny_run() + "/best.safetensors", copy + "/best.safetensors");
-    json model = json::parse(read_text(tiny_run() + "/model.json"));
+    fs::copy_file(kiln::testing::tiny_tinyvgg_run(500) + "/best.safetensors", copy + "/best.safetensors");
+    json model = json::parse(read_text(kiln::testing::tiny_tinyvgg_run(500) + "/model.json"));
     BOOST_REQUIRE(!model.contains("eval_transforms"));  // the tiny run has none
     model["eval_transforms"] = eval_transforms;
     std::ofstream(copy + "/model.json") << model.dump(2);
@@ -223,7 +190,7 @@ std::vector<std::vector<float>> device_logits(const std::vector<uint8_t>& progra
 std::vector<std::vector<float>> infer_logits(const std::string& run_dir, int64_t n) {
     TempDir out;
     const std::string csv = out / "logits.csv";
-    const Run r = run("kiln-infer", {run_dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", csv,
+    const ToolRun r = run_tool("kiln-infer", {run_dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", csv,
                                      "--out", out.path});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     std::istringstream in(read_text(csv));
@@ -283,8 +250,8 @@ BOOST_AUTO_TEST_SUITE(end_to_end)
 BOOST_AUTO_TEST_CASE(writes_the_program_three_ways_by_default_into_the_run) {
     // No --name, no --out: RUN_DIR/export/tinyvgg.{h,c,kprog}.
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
-    const Run r = export_tool({dir});
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(500);
+    const ToolRun r = export_tool({dir});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const std::string base = dir + "/export/tinyvgg";
     BOOST_TEST(r.out.rfind(base + ": inference program, batch 1\n", 0) == 0u, r.out);
@@ -333,7 +300,7 @@ BOOST_AUTO_TEST_CASE(name_out_and_batch) {
     // A .safetensors file as the run; --batch 4 is the program's batch and its input's first dimension.
     if (!have_data()) return;
     TempDir out;
-    const Run r = export_tool({tiny_run() + "/best.safetensors", "--out", out / "fw", "--name", "tv4", "--batch", "4"});
+    const ToolRun r = export_tool({kiln::testing::tiny_tinyvgg_run(500) + "/best.safetensors", "--out", out / "fw", "--name", "tv4", "--batch", "4"});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     BOOST_TEST(r.out.rfind(out / "fw/tv4" + ": inference program, batch 4\n", 0) == 0u, r.out);
     const Exported e = read_export(out / "fw", "tv4");
@@ -346,11 +313,11 @@ BOOST_AUTO_TEST_CASE(name_out_and_batch) {
     BOOST_TEST(macro_number(e.header, "TV4_ARENA_BYTES") == info.arena_bytes);
     BOOST_TEST(std::string(Device(e.program).info.model_name) == "tinyvgg");  // the model's name, not the C name
     // A batch of 4 needs a larger arena than a batch of 1, the same weights.
-    BOOST_REQUIRE_EQUAL(export_tool({tiny_run(), "--out", out / "fw", "--name", "tv1"}).status, 0);
+    BOOST_REQUIRE_EQUAL(export_tool({kiln::testing::tiny_tinyvgg_run(500), "--out", out / "fw", "--name", "tv1"}).status, 0);
     const Exported one = read_export(out / "fw", "tv1");
     BOOST_TEST(describe(one.program).arena_bytes < info.arena_bytes);
     BOOST_TEST(macro(one.header, "TV1_WEIGHT_BYTES") == macro(e.header, "TV4_WEIGHT_BYTES"));
-    BOOST_TEST(!fs::exists(tiny_run() + "/export/tv4.h"));
+    BOOST_TEST(!fs::exists(kiln::testing::tiny_tinyvgg_run(500) + "/export/tv4.h"));
 }
 
 BOOST_AUTO_TEST_CASE(the_program_predicts_what_kiln_infer_computes) {
@@ -358,7 +325,7 @@ BOOST_AUTO_TEST_CASE(the_program_predicts_what_kiln_infer_computes) {
     // eval transforms: v / 255), against kiln-infer --logits on the same 8 test images; at batch 1
     // and at batch 4.
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(500);
     TempDir out;
     BOOST_REQUIRE_EQUAL(export_tool({dir, "--out", out.path, "--name", "b1"}).status, 0);
     BOOST_REQUIRE_EQUAL(export_tool({dir, "--out", out.path, "--name", "b4", "--batch", "4"}).status, 0);
@@ -370,10 +337,10 @@ BOOST_AUTO_TEST_CASE(the_program_predicts_what_kiln_infer_computes) {
 
 BOOST_AUTO_TEST_CASE(training_programs) {
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(500);
     TempDir out;
     BOOST_REQUIRE_EQUAL(export_tool({dir, "--out", out.path, "--name", "infer"}).status, 0);
-    const Run plain = export_tool({dir, "--out", out.path, "--name", "sgd", "--train"});
+    const ToolRun plain = export_tool({dir, "--out", out.path, "--name", "sgd", "--train"});
     BOOST_REQUIRE_EQUAL(plain.status, 0);
     BOOST_TEST(contains(plain.out, ": training program, batch 1\n"), plain.out);
     BOOST_REQUIRE_EQUAL(export_tool({dir, "--out", out.path, "--name", "momentum", "--train", "--lr", "0.05", "--momentum", "0.9"}).status,
@@ -481,7 +448,7 @@ BOOST_AUTO_TEST_CASE(normalize_goes_into_the_program) {
     check_logits(device_logits(e.program, 4), infer_logits(dir, 4), "normalize");
     // The same weights without the conversion compute other logits: the comparison would see a
     // conversion left out.
-    BOOST_REQUIRE_EQUAL(export_tool({tiny_run(), "--out", tmp / "plain"}).status, 0);
+    BOOST_REQUIRE_EQUAL(export_tool({kiln::testing::tiny_tinyvgg_run(500), "--out", tmp / "plain"}).status, 0);
     BOOST_TEST((device_logits(read_export(tmp / "plain", "tinyvgg").program, 1) != device_logits(e.program, 1)));
 
     // Written as kiln-train records --eval-transforms: spaces as the transforms plugin reads them,
@@ -489,7 +456,7 @@ BOOST_AUTO_TEST_CASE(normalize_goes_into_the_program) {
     for (const std::string& pipeline : {std::string("to_tensor; normalize=mean=0.5, std=0.25"),
                                         std::string("resize=28;center_crop=28;to_tensor;normalize=0.5,std=0.25")}) {
         const std::string other = run_with_eval_transforms(tmp, "other", pipeline);
-        const Run r = export_tool({other, "--out", tmp / "other-fw"});
+        const ToolRun r = export_tool({other, "--out", tmp / "other-fw"});
         BOOST_TEST(r.status == 0, pipeline << ": " << r.err);
         if (r.status == 0) {
             const Exported o = read_export(tmp / "other-fw", "tinyvgg");
@@ -513,7 +480,7 @@ BOOST_AUTO_TEST_CASE(an_eval_transform_without_an_equivalent_is_refused) {
     if (!have_data()) return;
     TempDir tmp;
     const std::string dir = run_with_eval_transforms(tmp, "flipped", "random_horizontal_flip;to_tensor");
-    const Run r = export_tool({dir, "--out", tmp / "fw"});
+    const ToolRun r = export_tool({dir, "--out", tmp / "fw"});
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err == "kiln-export: error: " + dir + "/model.json: eval_transforms: eval transform 'random_horizontal_flip' has no "
                                                        "equivalent in an exported program (it converts u8 pixels with to_tensor and "
@@ -525,7 +492,7 @@ BOOST_AUTO_TEST_CASE(an_eval_transform_without_an_equivalent_is_refused) {
 
 BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_run) {
     TempDir dir;
-    Run r = export_tool({});
+    ToolRun r = export_tool({});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.rfind("kiln-export: error: missing <run>\nusage: kiln-export <run>", 0) == 0u, r.err);
     r = export_tool({dir.path, "--train=no"});

@@ -5,8 +5,6 @@
 // images of another size and colour mode, --filters, --logits (the per-sample CSV), and its errors. In a cross build the tools
 // start through KILN_EXE_WRAPPER (qemu).
 #define BOOST_TEST_MODULE kiln_infer
-#include <sys/wait.h>
-
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
 #include <cmath>
@@ -37,46 +35,15 @@ using json = nlohmann::json;
 namespace {
 
 using kiln::testing::contains;
+using kiln::testing::run_tool;
+using kiln::testing::ToolRun;
 using kiln::testing::fmnist;
 using kiln::testing::read_text;
 const std::string test_data = "idx:" + fmnist + ",split=test";
 
 bool have_data() { return kiln::testing::have_fashion_mnist(); }
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-// Runs build/tools/<tool> with `args`, stdout and stderr into files.
-Run run(const std::string& tool, const std::vector<std::string>& args) {
-    const std::string exe = std::string(KILN_TOOLS_DIR) + "/" + tool;
-    BOOST_REQUIRE_MESSAGE(fs::exists(exe), exe << " is not built");
-    static TempDir logs;
-    std::string cmd = kiln::testing::tool_command(exe, args);
-    BOOST_TEST_MESSAGE(cmd);
-    cmd += " >" + logs / "out" + " 2>" + logs / "err";
-    const int st = std::system(cmd.c_str());
-    Run r;
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = read_text(logs / "out"), r.err = read_text(logs / "err");
-    BOOST_TEST_MESSAGE("→ " << r.status << "\n" << r.out << r.err);
-    return r;
-}
-
-Run infer(const std::vector<std::string>& args) { return run("kiln-infer", args); }
-
-// Two tinyvgg epochs on 1000 training samples, made once for every case.
-const std::string& tiny_run() {
-    static TempDir dir;
-    static const std::string path = dir / "run";
-    if (!fs::exists(path + "/best.safetensors"))
-        BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "1000", "--model", "tinyvgg", "--epochs", "2",
-                                               "--threads", "2", "--optimizer", "adam", "--lr", "0.003", "--out", path})
-                                .status,
-                            0);
-    return path;
-}
+ToolRun infer(const std::vector<std::string>& args) { return run_tool("kiln-infer", args); }
 
 kiln::image::Image decode(const std::string& path) {
     BOOST_REQUIRE_MESSAGE(fs::exists(path), path << " was not written");
@@ -162,7 +129,7 @@ BOOST_AUTO_TEST_SUITE(end_to_end)
 
 BOOST_AUTO_TEST_CASE(kiln_train_writes_curves_and_a_report) {
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     const kiln::image::Image curves = decode(dir + "/curves.png");
     BOOST_TEST(curves.width == 640);  // report::CurvesOptions' default size
     BOOST_TEST(curves.height == 400);
@@ -177,10 +144,10 @@ BOOST_AUTO_TEST_CASE(both_tools_work_on_an_image_folder_the_test_exports) {
     if (!have_data()) return;
     TempDir dir;
     const std::string folder = dir / "folder", run_dir = dir / "run";
-    BOOST_REQUIRE_EQUAL(run("kiln-data", {"export", test_data, folder, "--format", "jpg", "--limit", "300"}).status, 0);
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-data", {"export", test_data, folder, "--format", "jpg", "--limit", "300"}).status, 0);
     const std::string spec = "imagefolder:" + folder + ",mode=rgb";
     std::ofstream(folder + "/Bag/scan.bmp") << "BM";  // left out, and the tools say so
-    const Run trained = run("kiln-train", {"--data", spec, "--model", "tinyvgg", "--epochs", "1", "--threads", "2",
+    const ToolRun trained = run_tool("kiln-train", {"--data", spec, "--model", "tinyvgg", "--epochs", "1", "--threads", "2",
                                            "--train-transforms", "trivial_augment_wide;resize=64x64;to_tensor",
                                            "--eval-transforms", "resize=64x64;to_tensor", "--out", run_dir});
     BOOST_REQUIRE_EQUAL(trained.status, 0);
@@ -188,7 +155,7 @@ BOOST_AUTO_TEST_CASE(both_tools_work_on_an_image_folder_the_test_exports) {
                trained.err);
     const json model = json::parse(read_text(run_dir + "/model.json"));
     BOOST_TEST(model.dump().find("resize=64x64") != std::string::npos, "the eval transforms are recorded");
-    const Run r = infer({run_dir, "--data", spec, "--json"});
+    const ToolRun r = infer({run_dir, "--data", spec, "--json"});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const json j = json::parse(r.out);
     BOOST_TEST(j["samples"].get<int64_t>() == 300);
@@ -202,9 +169,9 @@ BOOST_AUTO_TEST_CASE(both_tools_work_on_an_image_folder_the_test_exports) {
 
 BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass) {
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     TempDir out;
-    const Run r = infer({dir, "--data", test_data, "--limit", "300", "--batch", "64", "--misclassified", "5", "--json", "--out", out.path});
+    const ToolRun r = infer({dir, "--data", test_data, "--limit", "300", "--batch", "64", "--misclassified", "5", "--json", "--out", out.path});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const json j = json::parse(r.out);
     BOOST_TEST(j["samples"].get<int64_t>() == 300);
@@ -271,13 +238,13 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
     BOOST_TEST(contains(html, "misclassified samples"));
 
     // The table says the same.
-    const Run table = infer({dir, "--data", test_data, "--limit", "300", "--out", out.path});
+    const ToolRun table = infer({dir, "--data", test_data, "--limit", "300", "--out", out.path});
     BOOST_REQUIRE_EQUAL(table.status, 0);
     char line[64];
     std::snprintf(line, sizeof line, "accuracy  %.4f\nloss      %.4f\n", j["accuracy"].get<double>(), j["loss"].get<double>());
     BOOST_TEST(contains(table.out, line), table.out);
     BOOST_TEST(contains(table.out, "macro avg"));
-    const Run csv = infer({dir, "--data", test_data, "--limit", "300", "--csv", "--out", out.path});
+    const ToolRun csv = infer({dir, "--data", test_data, "--limit", "300", "--csv", "--out", out.path});
     BOOST_REQUIRE_EQUAL(csv.status, 0);
     BOOST_TEST(csv.out.rfind("metric,value\nsamples,300\n", 0) == 0u, csv.out);
     BOOST_TEST(contains(csv.out, "\nclass,precision,recall,f1,support\nT-shirt/top,"), csv.out);
@@ -294,11 +261,11 @@ BOOST_AUTO_TEST_CASE(logits_csv_holds_every_sample_in_dataset_order) {
     // What scripts/test-device.sh compares a device's logits with: --limit N --batch 1 --logits.
     // 70 samples: at --batch 32 the last batch is a partial one.
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     TempDir out;
     const int64_t n = 70;
     const std::string one = out / "batch1.csv", many = out / "batch32.csv";
-    const Run r = infer({dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", one, "--json",
+    const ToolRun r = infer({dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", one, "--json",
                          "--out", out.path});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const json j = json::parse(r.out);
@@ -353,7 +320,7 @@ BOOST_AUTO_TEST_CASE(logits_csv_holds_every_sample_in_dataset_order) {
 
 BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     TempDir tmp;
     kiln::image::Image grey{40, 50, 1, std::vector<uint8_t>(2000)};
     for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = uint8_t(i % 50 < 25 ? 30 : 220);
@@ -366,7 +333,7 @@ BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
     write(png, kiln::image::encode_png(kiln::image::view(grey)));
     write(jpg, kiln::image::encode_jpeg(kiln::image::view(rgb)));
 
-    const Run r = infer({dir, "--predict", png, jpg, "--top-k", "3", "--json"});
+    const ToolRun r = infer({dir, "--predict", png, jpg, "--top-k", "3", "--json"});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const json j = json::parse(r.out);
     const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(dir + "/model.json");
@@ -386,7 +353,7 @@ BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
         BOOST_TEST(sum <= 1 + 1e-6);
     }
 
-    const Run table = infer({dir, "--predict", png, "--top-k", "2"});
+    const ToolRun table = infer({dir, "--predict", png, "--top-k", "2"});
     BOOST_REQUIRE_EQUAL(table.status, 0);
     BOOST_TEST(table.out.rfind(png + "\n  1. ", 0) == 0u, table.out);
     BOOST_TEST(contains(table.out, "\n  2. "));
@@ -395,9 +362,9 @@ BOOST_AUTO_TEST_CASE(predict_images_of_another_size_and_mode) {
 
 BOOST_AUTO_TEST_CASE(filters_of_the_first_convolution) {
     if (!have_data()) return;
-    const std::string& dir = tiny_run();
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     TempDir out;
-    const Run r = infer({dir, "--filters", "--json", "--out", out.path});
+    const ToolRun r = infer({dir, "--filters", "--json", "--out", out.path});
     BOOST_REQUIRE_EQUAL(r.status, 0);
     const json j = json::parse(r.out);
     const std::vector<int64_t> shape = j["shape"];
@@ -415,20 +382,20 @@ BOOST_AUTO_TEST_CASE(filters_of_the_first_convolution) {
 BOOST_AUTO_TEST_CASE(a_run_without_validation_or_convolution) {
     if (!have_data()) return;
     TempDir dir;
-    BOOST_REQUIRE_EQUAL(run("kiln-train", {"--data", "idx:" + fmnist, "--limit", "200", "--model", "fmnist_linear", "--epochs",
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-train", {"--data", "idx:" + fmnist, "--limit", "200", "--model", "fmnist_linear", "--epochs",
                                            "1", "--threads", "2", "--valid-split", "0", "--out", dir / "linear"})
                             .status,
                         0);
     BOOST_TEST(decode(dir / "linear/curves.png").width == 640);  // the training curves alone
     BOOST_TEST(count(read_text(dir / "linear/report.html"), "data:image/png;base64,") == 1u);
-    const Run r = infer({dir / "linear/best.safetensors", "--filters"});
+    const ToolRun r = infer({dir / "linear/best.safetensors", "--filters"});
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err == "kiln-infer: error: " + dir / "linear" + "/model.json: the model has no convolution, so no filters to draw\n");
 }
 
 BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
     TempDir dir;
-    Run r = infer({});
+    ToolRun r = infer({});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.rfind("kiln-infer: error: missing <run>\nusage: kiln-infer <run>", 0) == 0u, r.err);
     r = infer({dir.path, "--data", test_data, "--filters"});
@@ -464,7 +431,7 @@ BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
     if (!have_data()) return;
     TempDir tmp;
     std::ofstream(tmp / "not-an-image.png") << "hello";
-    const Run r = infer({tiny_run(), "--predict", tmp / "not-an-image.png"});
+    const ToolRun r = infer({kiln::testing::tiny_tinyvgg_run(1000), "--predict", tmp / "not-an-image.png"});
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err.rfind("kiln-infer: error: ", 0) == 0u, r.err);
     BOOST_TEST(contains(r.err, "not-an-image.png"), r.err);

@@ -36,7 +36,7 @@ struct ExportOptions {
 std::vector<uint8_t> export_program(const Program& program, const ExportOptions& options);
 
 // `symbol`.h (the program's constants as macros, SYMBOL_ARENA_BYTES …, and the array's
-// declaration) and `symbol`.c (the bytes as an 8-byte aligned const array, with the schedule in a
+// declaration) and `symbol`.c (the bytes as a 16-byte aligned const array, with the schedule in a
 // comment). `symbol` must be a C identifier.
 struct CSource {
     std::string header, source;
