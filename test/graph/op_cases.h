@@ -91,9 +91,12 @@ inline std::vector<OpCase> op_cases() {
         // ~3,600 terms: far longer ones drift past the 1e-4 tolerance in float, e.g. under NEON.)
         {"conv2d_many_images", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 8, 20, 20}, {8, 8, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p.size() > 2 ? p[2] : Value{}, {.pad_h = 1, .pad_w = 1}); }},
-        // One image: fewer images than threads, so the fast path splits the GEMM instead.
+        // One image: the fast forward pass goes in bands of output rows.
         {"conv2d_one_image", {{1, 2, 5, 4}, {3, 2, 3, 3}, {3}}, {{1, 8, 15, 15}, {12, 8, 3, 3}, {12}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
+        // One image in many bands of output rows, several per thread (the batch-1 forward path).
+        {"conv2d_one_image_bands", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}}, {{1, 16, 40, 40}, {8, 16, 3, 3}, {8}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
         // 'Same' size (stride 1, output = input): the fast im2col copies shifted planes.
         {"conv2d_same_3x5", {{2, 2, 4, 6}, {3, 2, 3, 5}, {3}}, {{3, 3, 6, 9}, {4, 3, 3, 5}, {4}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 2}); }},

@@ -347,6 +347,7 @@ void Gemm::Impl::rect(const Problem& p, int t, int64_t m0, int64_t m1, int64_t n
 }
 
 Gemm::Gemm(ThreadPool& pool) : impl_(std::make_unique<Impl>(pool)) {}
+int64_t Gemm::tile_columns() { return NR; }
 Gemm::~Gemm() = default;
 
 void Gemm::operator()(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

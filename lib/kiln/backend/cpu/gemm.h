@@ -34,6 +34,11 @@ public:
     void serial(int thread, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+    // The width of the tiles of C the micro-kernel computes (NR): a product whose column count is
+    // a multiple of it has no ragged last tile, which is computed apart (a caller that chooses its
+    // column counts, as the batch-1 convolution's bands, can take whole tiles).
+    static int64_t tile_columns();
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

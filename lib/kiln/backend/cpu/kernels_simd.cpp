@@ -39,9 +39,9 @@ const std::array<Kernel, op_count> fast_kernels = make_table();
 
 static_assert(op_count == 48, "a new op whose fast kernel needs scratch has a case here");
 size_t fast_scratch_bytes(const KernelCall& c, int threads) {
-    using simd::conv_scratch_bytes, simd::grad_input_scratch_bytes;
+    using simd::conv_forward_scratch_bytes, simd::conv_scratch_bytes, simd::grad_input_scratch_bytes;
     switch (c.op) {
-    case Op::conv2d: return conv_scratch_bytes(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), threads);
+    case Op::conv2d: return conv_forward_scratch_bytes(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), threads);
     case Op::conv2d_grad_input: return grad_input_scratch_bytes(ConvGeom(c.out.shape, c.in[1].shape, c.attrs->conv), threads);
     case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(c.in[1].shape, c.out.shape, c.attrs->conv), threads);
     default: return 0;

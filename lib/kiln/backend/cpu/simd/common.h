@@ -70,7 +70,8 @@ void matmul(const KernelCall& c, Context& ctx);
 void conv2d(const KernelCall& c, Context& ctx);
 void conv2d_grad_input(const KernelCall& c, Context& ctx);
 void conv2d_grad_weight(const KernelCall& c, Context& ctx);
-size_t conv_scratch_bytes(const ConvGeom& g, int threads);  // conv2d and conv2d_grad_weight
+size_t conv_forward_scratch_bytes(const ConvGeom& g, int threads);  // conv2d
+size_t conv_scratch_bytes(const ConvGeom& g, int threads);          // conv2d_grad_weight
 size_t grad_input_scratch_bytes(const ConvGeom& g, int threads);
 
 // pool.cpp

@@ -1,5 +1,6 @@
 // Fast matmul and conv2d (forward and both gradients): the ops that run on the blocked GEMM
 // (gemm.h), conv2d by way of im2col.
+#include <numeric>
 #include <utility>
 
 #include "kiln/backend/cpu/simd/common.h"
@@ -21,10 +22,13 @@ void matmul(const KernelCall& c, Context& ctx) {
 //   images with its own column buffer [K, P] (it stays in that core's cache) and single-threaded
 //   GEMMs straight into the image's output; the weight gradient sums per-thread partials in
 //   thread order;
-// - in chunks of B images otherwise (batch 1): columns [K, B·P] for the chunk and one threaded
-//   GEMM into t [O, B·P], then back to NCHW.
+// - in chunks of B images otherwise: columns [K, B·P] for the chunk and one threaded GEMM into
+//   t [O, B·P], then back to NCHW.
 // The scratch holds whichever of the two is larger; its size depends on the compiled geometry
-// and the thread count only.
+// and the thread count only. The forward pass of one image (batch-1 inference) goes in bands of
+// output rows instead: each thread takes bands, lays out only that band's columns [K, rows·Wo] and
+// multiplies them straight into the band's outputs — the scratch is a band per thread, not the
+// image's whole [K, P] (which for a 3×3 conv is 9× the input: most of a batch-1 arena).
 
 namespace {
 
@@ -43,6 +47,28 @@ size_t conv_scratch_bytes(const ConvGeom& g, int threads) {
 
 namespace {
 
+// Output rows per band of a one-image forward pass: a band's columns fill at most 64 KiB (at least
+// one row), and there are at least as many bands as threads.
+constexpr int64_t band_floats = 32768;
+int64_t band_rows(const ConvGeom& g, int threads) {
+    int64_t rows = std::max<int64_t>(1, std::min(band_floats / (g.k() * g.ow), (g.oh + threads - 1) / threads));
+    // Bands of whole GEMM tiles where the band allows: the GEMM computes a ragged last tile apart.
+    const int64_t tile = Gemm::tile_columns(), step = tile / std::gcd(g.ow, tile);
+    if (rows < g.oh && rows >= step) rows -= rows % step;
+    return rows;
+}
+
+}  // namespace
+
+size_t conv_forward_scratch_bytes(const ConvGeom& g, int threads) {
+    // A program compiled for more images may still run one (then it bands): the larger layouts
+    // hold a band per thread too.
+    if (g.n > 1) return conv_scratch_bytes(g, threads);
+    return size_t(threads * g.k() * band_rows(g, threads) * g.ow) * sizeof(float);
+}
+
+namespace {
+
 // Output columns q whose tap j reads inside the row: [q_lo, q_hi).
 std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
     const int64_t s = g.a.stride_w, off = j * g.a.dil_w - g.a.pad_w;  // xx = q·s + off
@@ -52,61 +78,58 @@ std::pair<int64_t, int64_t> valid_columns(const ConvGeom& g, int64_t j) {
     return {std::min(lo, hi), hi};
 }
 
-// A stride-1 conv whose output has the input's size ('same' padding, e.g. 3×3 pad 1): a row of
-// the columns is the whole input plane shifted by the tap's offset, so it is one copy, plus zeros
-// where the tap falls off the top or bottom and in the few columns it wraps around the sides.
+// A stride-1 conv whose output has the input's size ('same' padding, e.g. 3×3 pad 1): rows of a
+// column are the input plane shifted by the tap's offset, so output rows [y0, y1) of tap (i, j)
+// are one copy, plus zeros where the tap falls off the top or bottom and in the few columns it
+// wraps around the sides. out [(y1 − y0)·W].
 bool same_size(const ConvGeom& g) { return g.a.stride_h == 1 && g.a.stride_w == 1 && g.oh == g.h && g.ow == g.w; }
-void im2col_row_same_size(const ConvGeom& g, const float* plane, int64_t i, int64_t j, float* out) {
+void im2col_rows_same_size(const ConvGeom& g, const float* plane, int64_t i, int64_t j, int64_t y0, int64_t y1, float* out) {
     const int64_t dy = i * g.a.dil_h - g.a.pad_h, dx = j * g.a.dil_w - g.a.pad_w;  // input = output + (dy, dx)
-    const int64_t y0 = std::clamp<int64_t>(-dy, 0, g.h), y1 = std::clamp<int64_t>(g.h - dy, y0, g.h);  // rows inside
-    std::fill(out, out + y0 * g.w, 0.0f);
-    std::fill(out + y1 * g.w, out + g.h * g.w, 0.0f);
-    // Output positions [y0·w, y1·w) read input [y0·w + dy·w + dx, ...): clamp the ends that would
-    // fall outside the plane; they are column wrap-arounds and get zeroed below.
-    const int64_t begin = y0 * g.w, end = y1 * g.w, shift = dy * g.w + dx;
+    const int64_t in0 = std::clamp<int64_t>(-dy, y0, y1), in1 = std::clamp<int64_t>(g.h - dy, in0, y1);  // rows inside
+    out -= y0 * g.w;  // indexed by output position from here
+    std::fill(out + y0 * g.w, out + in0 * g.w, 0.0f);
+    std::fill(out + in1 * g.w, out + y1 * g.w, 0.0f);
+    // Positions [in0·w, in1·w) read input [in0·w + dy·w + dx, ...): clamp the ends that would fall
+    // outside the plane; they are column wrap-arounds and get zeroed below.
+    const int64_t begin = in0 * g.w, end = in1 * g.w, shift = dy * g.w + dx;
     const int64_t b = std::max<int64_t>(begin, -shift), e = std::min<int64_t>(end, g.h * g.w - shift);
     if (b < e) std::copy(plane + b + shift, plane + e + shift, out + b);
     std::fill(out + begin, out + std::max(begin, b), 0.0f);
     std::fill(out + std::min(end, std::max(e, begin)), out + end, 0.0f);
     const int64_t lo = std::clamp<int64_t>(-dx, 0, g.w), hi = std::clamp<int64_t>(g.w - dx, lo, g.w);  // columns inside
-    for (int64_t y = y0; y < y1; ++y) {
+    for (int64_t y = in0; y < in1; ++y) {
         std::fill(out + y * g.w, out + y * g.w + lo, 0.0f);
         std::fill(out + y * g.w + hi, out + (y + 1) * g.w, 0.0f);
+    }
+}
+
+// Output rows [y0, y1) of tap (i, j) of one input plane: out [(y1 − y0)·Wo].
+void im2col_tap_rows(const ConvGeom& g, const float* plane, int64_t i, int64_t j, int64_t y0, int64_t y1, float* out) {
+    if (same_size(g)) return im2col_rows_same_size(g, plane, i, j, y0, y1, out);
+    const auto [lo, hi] = valid_columns(g, j);
+    const int64_t off = j * g.a.dil_w - g.a.pad_w;
+    for (int64_t y = y0; y < y1; ++y, out += g.ow) {
+        const int64_t yy = g.in_y(y, i);
+        if (yy < 0 || yy >= g.h) {
+            std::fill(out, out + g.ow, 0.0f);
+            continue;
+        }
+        // Rows here are short (14 values in resnet_mini's strided convs): plain loops, no calls,
+        // so the per-row overhead stays below the copying.
+        const float* row = plane + yy * g.w + off;
+        for (int64_t q = 0; q < lo; ++q) out[q] = 0.0f;
+        for (int64_t q = lo; q < hi; ++q) out[q] = row[q * g.a.stride_w];
+        for (int64_t q = hi; q < g.ow; ++q) out[q] = 0.0f;
     }
 }
 
 // Rows [r0, r1) of the columns of images [b0, b0 + nb): col [K, nb·P].
 void im2col_rows(const ConvGeom& g, const float* x, int64_t b0, int64_t nb, int64_t r0, int64_t r1, float* col) {
     const int64_t p = g.p(), bp = nb * p;
-    if (same_size(g)) {
-        for (int64_t r = r0; r < r1; ++r)
-            for (int64_t b = 0; b < nb; ++b)
-                im2col_row_same_size(g, x + ((b0 + b) * g.c + r / (g.kh * g.kw)) * g.h * g.w, r / g.kw % g.kh, r % g.kw,
-                                     col + r * bp + b * p);
-        return;
-    }
-    for (int64_t r = r0; r < r1; ++r) {
-        const int64_t ch = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
-        const auto [lo, hi] = valid_columns(g, j);
-        const int64_t off = j * g.a.dil_w - g.a.pad_w;
-        for (int64_t b = 0; b < nb; ++b) {
-            const float* plane = x + ((b0 + b) * g.c + ch) * g.h * g.w;
-            for (int64_t y = 0; y < g.oh; ++y) {
-                float* out = col + r * bp + b * p + y * g.ow;
-                const int64_t yy = g.in_y(y, i);
-                if (yy < 0 || yy >= g.h) {
-                    std::fill(out, out + g.ow, 0.0f);
-                    continue;
-                }
-                // Rows here are short (14 values in resnet_mini's strided convs): plain loops,
-                // no calls, so the per-row overhead stays below the copying.
-                const float* row = plane + yy * g.w + off;
-                for (int64_t q = 0; q < lo; ++q) out[q] = 0.0f;
-                for (int64_t q = lo; q < hi; ++q) out[q] = row[q * g.a.stride_w];
-                for (int64_t q = hi; q < g.ow; ++q) out[q] = 0.0f;
-            }
-        }
-    }
+    for (int64_t r = r0; r < r1; ++r)
+        for (int64_t b = 0; b < nb; ++b)
+            im2col_tap_rows(g, x + ((b0 + b) * g.c + r / (g.kh * g.kw)) * g.h * g.w, r / g.kw % g.kh, r % g.kw, 0, g.oh,
+                            col + r * bp + b * p);
 }
 
 // Channels [c0, c1) of dx (images [b0, b0 + nb)) = the sum of every column entry back at the
@@ -170,9 +193,29 @@ template <class F> void for_images(Context& ctx, int64_t n, F f) {
     });
 }
 
-// y = conv(x, w) + bias for geometry g (bias may be null), in conv_scratch_bytes(g) of scratch.
+// One image in bands of output rows, each thread its own bands: y = conv(x, w) + bias.
+void conv_forward_bands(Context& ctx, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch) {
+    const int threads = ctx.pool.size();
+    const int64_t k = g.k(), p = g.p(), rows = band_rows(g, threads), bands = (g.oh + rows - 1) / rows;
+    ctx.pool.run([&](int t) {
+        float* col = scratch + t * k * rows * g.ow;
+        for (int64_t band = t; band < bands; band += threads) {
+            const int64_t y0 = band * rows, y1 = std::min(g.oh, y0 + rows), n = (y1 - y0) * g.ow;
+            float* rows_out = col;  // row r = (ch·kh + i)·kw + j of the band's columns
+            for (int64_t ch = 0; ch < g.c; ++ch)
+                for (int64_t i = 0; i < g.kh; ++i)
+                    for (int64_t j = 0; j < g.kw; ++j, rows_out += n) im2col_tap_rows(g, x + ch * g.h * g.w, i, j, y0, y1, rows_out);
+            float* out = y + y0 * g.ow;
+            for (int64_t o = 0; bias && o < g.o; ++o) std::fill(out + o * p, out + o * p + n, bias[o]);
+            ctx.gemm.serial(t, false, false, g.o, n, k, 1.0f, w, k, col, n, bias ? 1.0f : 0.0f, out, p);
+        }
+    });
+}
+
+// y = conv(x, w) + bias for geometry g (bias may be null), in conv_forward_scratch_bytes(g) of scratch.
 void conv_forward(Context& ctx, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch) {
     const int64_t k = g.k(), p = g.p();
+    if (g.n == 1) return conv_forward_bands(ctx, g, x, w, bias, y, scratch);
     if (g.n >= ctx.pool.size()) {
         for_images(ctx, g.n, [&](int t, int64_t b) {
             float* col = scratch + t * k * p;
@@ -218,7 +261,7 @@ ConvGeom grad_input_geom(const ConvGeom& g) {
 
 size_t grad_input_scratch_bytes(const ConvGeom& g, int threads) {
     if (!grad_input_is_a_conv(g)) return conv_scratch_bytes(g, threads);
-    return size_t(g.c * g.o * g.kh * g.kw) * sizeof(float) + conv_scratch_bytes(grad_input_geom(g), threads);
+    return size_t(g.c * g.o * g.kh * g.kw) * sizeof(float) + conv_forward_scratch_bytes(grad_input_geom(g), threads);
 }
 
 void conv2d_grad_input(const KernelCall& c, Context& ctx) {
