@@ -248,6 +248,7 @@ BOOST_AUTO_TEST_CASE(c_source_holds_the_same_bytes_and_constants) {
     BOOST_TEST(c.header.find("#define SMALL_NET_PROGRAM_BYTES " + std::to_string(bytes.size()) + "u") != std::string::npos);
     BOOST_TEST(c.header.find("#define SMALL_NET_CLASS_NAMES {\"zero\", \"one\", \"two \\\"quoted\\\"\"}") != std::string::npos);
     BOOST_TEST(c.header.find("#define SMALL_NET_INPUT_SHAPE {2, 2, 6, 6}") != std::string::npos);
+    BOOST_TEST(c.header.find("#define SMALL_NET_OUTPUT_SHAPE {2, 3}") != std::string::npos);
     BOOST_TEST(c.header.find("#define SMALL_NET_INPUT_MEAN {0.5f, 0.25f}") != std::string::npos);
     BOOST_TEST(c.source.find("conv2d -> [2, 4, 6, 6]") != std::string::npos);
     // The array's numbers, read back, are the program.

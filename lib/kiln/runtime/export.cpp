@@ -249,6 +249,7 @@ CSource program_c_source(std::span<const uint8_t> program, const std::string& sy
         define("INPUT_WIDTH", std::to_string(in.dims[3]));
     }
     define("CLASSES", std::to_string(h.classes));
+    define("OUTPUT_SHAPE", "{" + std::to_string(h.batch) + ", " + std::to_string(h.classes) + "}  /* the logits */");
     std::string names;
     const char* name = strings + h.class_names;
     for (uint32_t c = 0; c < h.classes; ++c, name += std::strlen(name) + 1) names += (c ? ", " : "") + c_string(name);
