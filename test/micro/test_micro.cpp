@@ -181,6 +181,16 @@ BOOST_AUTO_TEST_CASE(training_steps_leave_the_programs_weights) {
     kiln_micro_labels(&m)[1] = classes;  // one past the classes: refused before any kernel runs
     BOOST_TEST(kiln_micro_train_step(&m, nullptr) == KILN_MICRO_BAD_LABEL);
     BOOST_TEST(m.step == 4);
+
+    // Inference with the trained weights stops at the logits: the labels are not read.
+    const std::vector<float> x = input_values(9);
+    prog->write_input(net.x, x.data(), batch);
+    prog->write_input(net.y, labels, batch);
+    prog->forward(batch);
+    std::memcpy(kiln_micro_input(&m), x.data(), x.size() * sizeof(float));
+    BOOST_REQUIRE_EQUAL(kiln_micro_infer(&m), KILN_MICRO_OK);
+    const std::vector<float> want = prog->read(net.logits);
+    for (size_t i = 0; i < want.size(); ++i) BOOST_TEST(kiln_micro_output(&m)[i] == want[i], "logit " << i);
 }
 
 BOOST_AUTO_TEST_CASE(pixels_become_the_input_as_the_eval_transforms_make_them) {

@@ -22,7 +22,7 @@
 namespace kiln::micro {
 
 inline constexpr char magic[8] = {'K', 'I', 'L', 'N', 'P', 'R', 'O', 'G'};
-inline constexpr uint32_t format_version = 1;
+inline constexpr uint32_t format_version = 2;
 inline constexpr uint32_t program_alignment = 8;  // of the block, the arena and the state region
 
 // FNV-1a, the hash behind the two signatures below.
@@ -107,7 +107,7 @@ struct Header {
     float pixel_divisor;
     float mean[4], std[4];
     float lr;                // the training program's learning rate at export
-    uint32_t reserved;
+    uint32_t output_steps;   // steps [0, output_steps) compute the output: an inference call runs them
     uint64_t seed;           // the program's dropout seed
 };
 

@@ -88,7 +88,7 @@ kiln_micro_status check(const uint8_t* p, size_t size) {
             uint32_t(state[i].tensor) >= n_tensors || tensors[state[i].tensor].region != Region::state)
             return KILN_MICRO_CORRUPT;
 
-    if (h.forward_steps > n_steps || h.batch == 0 || h.classes == 0 || !string_fits(p, h.strings, h.model_name) ||
+    if (h.forward_steps > n_steps || h.output_steps == 0 || h.output_steps > h.forward_steps || h.batch == 0 || h.classes == 0 || !string_fits(p, h.strings, h.model_name) ||
         !tensor_is(h.input, DType::f32, Region::arena) || tensors[h.input].rank < 1 || tensors[h.input].dims[0] != int32_t(h.batch) ||
         !tensor_is(h.output, DType::f32, Region::arena) || tensors[h.output].rank != 2 ||
         tensors[h.output].dims[0] != int32_t(h.batch) || tensors[h.output].dims[1] != int32_t(h.classes))
@@ -132,7 +132,7 @@ void run_steps(const kiln_micro_model* m, uint32_t begin, uint32_t end, const Ru
     }
 }
 
-// The cross_entropy kernel indexes with the labels: they are checked before it runs.
+// The cross_entropy kernel indexes with the labels: they are checked before a train step.
 kiln_micro_status check_labels(kiln_micro_model* m) {
     const Header& h = header_of(m);
     if (h.labels < 0) return KILN_MICRO_OK;
@@ -230,11 +230,10 @@ int64_t* kiln_micro_labels(kiln_micro_model* model) {
 }
 
 kiln_micro_status kiln_micro_infer(kiln_micro_model* model) {
-    if (const kiln_micro_status s = check_labels(model)) return s;
-    RunInfo info;
+    RunInfo info;  // eval mode; a training program's loss comes after the output's steps
     info.lr = model->lr;
     info.step = model->step;
-    run_steps(model, 0, header_of(model).forward_steps, info);
+    run_steps(model, 0, header_of(model).output_steps, info);
     return KILN_MICRO_OK;
 }
 

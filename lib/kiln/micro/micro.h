@@ -81,7 +81,8 @@ kiln_micro_status kiln_micro_set_pixels(kiln_micro_model* model, uint32_t index,
 /* A training program's labels, i64 [batch] class indices. */
 int64_t* kiln_micro_labels(kiln_micro_model* model);
 
-/* The forward pass in eval mode; then kiln_micro_output holds the logits [batch, classes]. */
+/* The forward pass in eval mode up to the logits (a training program's loss is not computed, its
+   labels not read); then kiln_micro_output holds the logits [batch, classes]. */
 kiln_micro_status kiln_micro_infer(kiln_micro_model* model);
 const float* kiln_micro_output(const kiln_micro_model* model);
 /* Forward, backward and the optimizer's update at model->lr; *loss (when not NULL) gets the loss. */

@@ -110,6 +110,8 @@ struct Exporter {
         h.state_bytes = to_u32(p.plan_.persistent_bytes, "the persistent region");
         h.lower_bound = to_u32(p.plan_.lower_bound, "the lower bound");
         h.forward_steps = to_u32(size_t(p.forward_end_), "the forward steps");
+        for (size_t s = 0; s < steps.size(); ++s)  // through the step that writes the output (its inputs come before)
+            if (steps[s].out >= 0 && steps[s].out == tensor_of_value(o.output, "output")) h.output_steps = uint32_t(s + 1);
         h.input = tensor_of_value(o.input, "input");
         h.output = tensor_of_value(o.output, "output");
         h.labels = o.labels ? tensor_of_value(o.labels, "labels") : -1;
@@ -249,7 +251,9 @@ CSource program_c_source(std::span<const uint8_t> program, const std::string& sy
         define("INPUT_WIDTH", std::to_string(in.dims[3]));
     }
     define("CLASSES", std::to_string(h.classes));
-    define("OUTPUT_SHAPE", "{" + std::to_string(h.batch) + ", " + std::to_string(h.classes) + "}  /* the logits */");
+    std::string output_shape = "{";  // built with +=: g++ 12 warns, a false -Wrestrict, on "{" + std::string
+    output_shape += std::to_string(h.batch) + ", " + std::to_string(h.classes) + "}  /* the logits */";
+    define("OUTPUT_SHAPE", output_shape);
     std::string names;
     const char* name = strings + h.class_names;
     for (uint32_t c = 0; c < h.classes; ++c, name += std::strlen(name) + 1) names += (c ? ", " : "") + c_string(name);
