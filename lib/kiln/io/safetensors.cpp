@@ -14,6 +14,7 @@
 
 #include "kiln/core/error.h"
 #include "kiln/core/limits.h"
+#include "kiln/io/atomic_file.h"
 
 // Tensor bytes go to and from memory unchanged, which is little-endian only on a little-endian host.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
@@ -34,7 +35,9 @@ constexpr uint64_t max_header_bytes = 100'000'000;
 }
 
 std::string offsets_str(uint64_t begin, uint64_t end) {
-    return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+    std::string s = "[";  // built with +=: g++ 12 warns, a false -Wrestrict, on "[" + std::string
+    s += std::to_string(begin) + ", " + std::to_string(end) + "]";
+    return s;
 }
 
 // A file descriptor closed on scope exit.
@@ -47,16 +50,6 @@ struct Fd {
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
 };
-
-void write_all(int fd, const void* data, size_t n, const std::string& path) {
-    auto* p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) fail_io(path, "write failed");
-        p += w, n -= static_cast<size_t>(w);
-    }
-}
 
 void read_all(int fd, void* data, size_t n, uint64_t offset, const std::string& path) {
     auto* p = static_cast<uint8_t*>(data);
@@ -174,13 +167,6 @@ std::vector<const NamedTensor*> check_and_order(const std::string& path, const s
     return order;
 }
 
-// Flushes a rename to disk: the new directory entry is durable only once the directory is synced.
-void sync_directory(const std::string& path) {
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    Fd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.fd < 0 || ::fsync(fd.fd) != 0) fail_io(path, "cannot sync its directory");
-}
-
 }  // namespace
 
 const char* safetensors_dtype_name(DType dtype) {
@@ -205,25 +191,11 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
     uint8_t length[8];
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t(header.size()) >> (8 * i));
 
-    // Write a temporary file beside the target (same file system, so rename is atomic), make it
-    // durable, then rename it over the target. On any failure the target is untouched.
-    std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail_io(path, "cannot create temporary file " + tmp);
-    try {
-        Fd guard(fd);
-        write_all(fd, length, sizeof length, path);
-        write_all(fd, header.data(), header.size(), path);
-        for (const NamedTensor* t : order) write_all(fd, t->data.data(), t->data.size(), path);
-        if (::fsync(fd) != 0) fail_io(path, "fsync failed");
-        guard.fd = -1;
-        if (::close(fd) != 0) fail_io(path, "close failed");
-        if (::rename(tmp.c_str(), path.c_str()) != 0) fail_io(path, "cannot rename " + tmp + " to it");
-    } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
-    }
-    sync_directory(path);
+    AtomicFile f(path);  // on any failure the target is untouched
+    f.write(length, sizeof length);
+    f.write(header.data(), header.size());
+    for (const NamedTensor* t : order) f.write(t->data.data(), t->data.size());
+    f.commit();
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
