@@ -4,12 +4,13 @@
 //   Command grid("kiln-data grid", "Draws samples of a dataset into a PNG.");
 //   grid.positional("dataset", "<plugin>:<config>")
 //       .option("out", "FILE", "the PNG to write", Required::yes)
-//       .option("n", "N", "how many samples", "9");
+//       .option("n", "N", "how many samples", "9")
+//       .flag("json", "print JSON");            // no value: a.given("json")
 //   Args a = grid.parse(argc, argv, 2);        // the words after "kiln-data grid"
 //   if (a.help) { std::fputs(grid.help().c_str(), stdout); return 0; }
 //   int64_t n = a.integer("n", 1, 1000);
 //
-// Options are written `--name VALUE` or `--name=VALUE`; `-h`/`--help` asks for the help; `--` ends
+// Options are written `--name VALUE` or `--name=VALUE`, flags `--name`; `-h`/`--help` asks for the help; `--` ends
 // the options (what follows is positional). Every mistake is a UsageError, which run_tool turns
 // into exit status 2; any other exception becomes "<tool>: error: <message>" and status 1.
 #pragma once
@@ -110,6 +111,11 @@ public:
         options_.push_back({std::move(name), std::move(value_name), std::move(help), "", required});
         return *this;
     }
+    // An option that takes no value (`--json`): given, its text is "yes"; `--json=…` is a UsageError.
+    Command& flag(std::string name, std::string help) {
+        options_.push_back({std::move(name), "", std::move(help), "", Required::no, true});
+        return *this;
+    }
 
     // "usage: kiln-data grid <dataset> --out FILE [options]"
     std::string usage() const {
@@ -129,7 +135,7 @@ public:
         for (const Item& p : positionals_) line("<" + p.name + ">", p.help);
         h += "\noptions:\n";
         for (const Item& o : options_)
-            line("--" + o.name + " " + o.value_name,
+            line("--" + o.name + (o.flag ? "" : " " + o.value_name),
                  o.help + (o.required == Required::yes ? " (required)"
                            : o.default_value.empty() ? ""
                                                      : " (default " + o.default_value + ")"));
@@ -161,8 +167,12 @@ public:
             }
             const size_t eq = word.find('=');
             const std::string name = word.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-            if (word.rfind("--", 0) != 0 || !find(name)) throw UsageError("unknown option " + word, a.usage_);
-            if (eq != std::string::npos) {
+            const Item* item = word.rfind("--", 0) == 0 ? find(name) : nullptr;
+            if (!item) throw UsageError("unknown option " + word, a.usage_);
+            if (item->flag) {
+                if (eq != std::string::npos) throw UsageError("--" + name + " takes no value", a.usage_);
+                a.values_[name] = "yes";
+            } else if (eq != std::string::npos) {
                 a.values_[name] = word.substr(eq + 1);
             } else if (i + 1 < argc) {
                 a.values_[name] = argv[++i];
@@ -184,6 +194,7 @@ private:
     struct Item {
         std::string name, value_name, help, default_value;
         Required required;
+        bool flag = false;
     };
     const Item* find(const std::string& name) const {
         for (const Item& o : options_)

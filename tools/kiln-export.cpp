@@ -98,21 +98,14 @@ int export_command(int argc, char** argv) {
         .option("out", "DIR", "where NAME.h, NAME.c and NAME.kprog go (default: RUN_DIR/export)")
         .option("name", "NAME", "the program's C name (default: the built-in model's name, else model)")
         .option("batch", "N", "the batch the program runs", "1")
-        .option("train", "", "a training program: forward, backward and SGD, its state in RAM")
+        .flag("train", "a training program: forward, backward and SGD, its state in RAM")
         .option("lr", "X", "--train: the SGD learning rate", "0.01")
         .option("momentum", "X", "--train: the SGD momentum (0: none, no momentum buffers)", "0");
-    // --train is a flag: it takes no value.
-    std::vector<std::string> words(argv, argv + argc);
-    for (std::string& w : words)
-        if (w == "--train") w = "--train=yes";
-    std::vector<char*> wv;
-    for (std::string& w : words) wv.push_back(w.data());
-    const kiln::tools::Args a = cmd.parse(int(wv.size()), wv.data(), 1);
+    const kiln::tools::Args a = cmd.parse(argc, argv, 1);
     if (a.help) {
         std::fputs(cmd.help().c_str(), stdout);
         return 0;
     }
-    if (a.given("train") && a.text("train") != "yes") throw a.usage_error("--train takes no value");
     const bool train = a.given("train");
     const int64_t batch = a.integer("batch", 1, 65536);
     // Every option is checked before the run is opened: a usage mistake is one whatever the run.

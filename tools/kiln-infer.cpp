@@ -16,7 +16,6 @@
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -372,10 +371,9 @@ int filters(Model& m, Format format, const train::RunDir& out) {
 
 // ---- the command line ----
 
-// --predict takes the images that follow it up to the next option; --filters, --csv and --json
-// take no value. Both are rewritten to the `--name=VALUE` form Command parses.
+// --predict takes the images that follow it up to the next option: rewritten to the
+// `--predict=FIRST` form Command parses, the images collected.
 std::vector<std::string> rewrite(int argc, char** argv, std::vector<std::string>& images) {
-    const std::set<std::string> flags{"--filters", "--csv", "--json"};
     std::vector<std::string> words{argv[0]};
     for (int i = 1; i < argc; ++i) {
         const std::string w = argv[i];
@@ -383,9 +381,7 @@ std::vector<std::string> rewrite(int argc, char** argv, std::vector<std::string>
             words.insert(words.end(), argv + i, argv + argc);
             break;
         }
-        if (flags.count(w)) {
-            words.push_back(w + "=yes");
-        } else if (w == "--predict" || w.rfind("--predict=", 0) == 0) {
+        if (w == "--predict" || w.rfind("--predict=", 0) == 0) {
             if (w != "--predict") images.push_back(w.substr(10));
             while (i + 1 < argc && argv[i + 1][0] != '-') images.push_back(argv[++i]);
             words.push_back("--predict=" + (images.empty() ? std::string() : images.front()));
@@ -410,7 +406,7 @@ int infer_command(int argc, char** argv) {
     cmd.positional("run", "RUN_DIR or FILE.safetensors");
     cmd.option("data", "SPEC", "evaluate on this dataset, <plugin>:<config>")
         .option("predict", "IMG...", "predict the classes of these images (the run comes first)")
-        .option("filters", "", "draw the first convolution's filters")
+        .flag("filters", "draw the first convolution's filters")
         .option("limit", "N", "evaluate the first N samples; 0: all", "0")
         .option("batch", "N", "evaluation batch size", "64")
         .option("misclassified", "N", "misclassified samples to list and draw", "16")
@@ -419,8 +415,8 @@ int infer_command(int argc, char** argv) {
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
         .option("device", kiln::tools::device_value_name, "where to run the model: cpu or cuda", "cpu")
-        .option("csv", "", "print CSV")
-        .option("json", "", "print a JSON document");
+        .flag("csv", "print CSV")
+        .flag("json", "print a JSON document");
     std::vector<std::string> images;
     std::vector<std::string> words = rewrite(argc, argv, images);
     std::vector<char*> wv;
@@ -433,8 +429,6 @@ int infer_command(int argc, char** argv) {
     const int modes = int(a.given("data")) + int(a.given("predict")) + int(a.given("filters"));
     if (modes != 1) throw a.usage_error("give one of --data SPEC, --predict IMG… or --filters");
     if (a.given("csv") && a.given("json")) throw a.usage_error("give --csv or --json, not both");
-    for (const char* flag : {"filters", "csv", "json"})
-        if (a.given(flag) && a.text(flag) != "yes") throw a.usage_error(std::string("--") + flag + " takes no value");
     if (a.given("predict") && images.empty()) throw a.usage_error("--predict needs at least one image");
     if (a.given("logits") && !a.given("data"))
         throw a.usage_error("--logits FILE goes with --data SPEC: it writes the evaluated samples' logits");
