@@ -63,7 +63,11 @@ void ThreadPool::run(FunctionRef<void(int)> task) {
     task(0);
     if (!spin_until([this] { return pending_ == 0; })) {
         std::unique_lock<std::mutex> lock(mutex_);
-        caller_waiting_ = true;
+        // An exchange, not a store: qemu-user on an x86 host lets an aarch64 store-release pass a
+        // later load-acquire (the load of pending_ in the wait), so the last worker could miss the
+        // flag and the caller sleep for ever (seen as a hang of examples/fashion_mnist in CI). A
+        // read-modify-write is a full barrier there, and the same seq_cst operation everywhere.
+        caller_waiting_.exchange(true);
         done_.wait(lock, [this] { return pending_ == 0; });
         caller_waiting_ = false;
     }
