@@ -7,8 +7,9 @@
 //                   the batch-1 inference program (exact: the plan's sizes)
 //   peak_rss_mb     the process's peak resident memory (VmHWM), after all of the above
 // One model per process, so peak RSS is that model's:
-//   bench-models MODEL [--threads N] [--seconds S] [--device cpu|cuda]   (MODEL: fmnist_linear … resnet_mini)
-// It prints one line of key=value pairs (bench/models_vs_pytorch.py reads it).
+//   bench-models MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile]   (MODEL: fmnist_linear … resnet_mini)
+// It prints one line of key=value pairs (bench/models_vs_pytorch.py reads it); --profile adds the
+// batch-1 inference program's time per op on stderr.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -110,16 +111,19 @@ long peak_rss_kb() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S] [--device cpu|cuda]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile]\n", argv[0]);
         return 2;
     }
     const std::string model = argv[1];
     int threads = 2;
     double seconds = 2.0;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--device")) device = argv[i + 1];
+    bool profile = false;
+    for (int i = 2; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--profile")) profile = true;
+        else if (i + 1 == argc) break;
+        else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[++i]);
+        else if (!std::strcmp(argv[i], "--device")) device = argv[++i];
     }
     const Setting* s = nullptr;
     for (const Setting& c : settings)
@@ -172,6 +176,14 @@ int main(int argc, char** argv) {
                 us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
             }
             latency_us = median(us);
+            if (profile) {  // the same calls again, each kernel timed (the timing adds to each call)
+                p->set_profiling(true);
+                for (int i = 0; i < 2000; ++i) {
+                    batch.write(*p, b, 1);
+                    p->forward(1);
+                }
+                std::fprintf(stderr, "batch-1 inference, 2000 calls:\n%s", p->profile_report().c_str());
+            }
         }
         std::printf("model=%s device=%s batch=%lld threads=%d train_img_s=%.0f infer_img_s=%.0f latency_us=%.1f peak_rss_mb=%.1f "
                     "arena_train32=%zu arena_train128=%zu arena_infer1=%zu\n",

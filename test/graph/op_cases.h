@@ -91,11 +91,24 @@ inline std::vector<OpCase> op_cases() {
         // ~3,600 terms: far longer ones drift past the 1e-4 tolerance in float, e.g. under NEON.)
         {"conv2d_many_images", {{1, 1, 3, 3}, {1, 1, 3, 3}}, {{9, 8, 20, 20}, {8, 8, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p.size() > 2 ? p[2] : Value{}, {.pad_h = 1, .pad_w = 1}); }},
-        // One image: the fast forward pass goes in bands of output rows.
+        // One image: the fast forward pass is a direct convolution (backend/direct/conv2d.h), its
+        // channels in blocks (12 = 2 × 6 in 16 lanes, 3 × 4 in 8).
         {"conv2d_one_image", {{1, 2, 5, 4}, {3, 2, 3, 3}, {3}}, {{1, 8, 15, 15}, {12, 8, 3, 3}, {12}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
-        // One image in many bands of output rows, several per thread (the batch-1 forward path).
-        {"conv2d_one_image_bands", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}}, {{1, 16, 40, 40}, {8, 16, 3, 3}, {8}},
+        // Direct, strided and dilated along the rows (the input segment copied in stride phases),
+        // 19 channels in uneven blocks, a partly filled last vector.
+        {"conv2d_one_image_strided", {{1, 2, 5, 9}, {3, 2, 3, 3}, {3}}, {{1, 3, 9, 61}, {19, 3, 3, 3}, {19}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.stride_h = 1, .stride_w = 2, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 2}); }},
+        // Direct, rows wider than a tile of vectors (100 = 48 + 48 + 4 columns in 16 lanes), a 3×5 kernel.
+        {"conv2d_one_image_wide", {{1, 2, 3, 8}, {3, 2, 3, 5}}, {{1, 4, 6, 100}, {5, 4, 3, 5}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], Value{}, {.pad_h = 1, .pad_w = 2}); }},
+        // Direct, more input channels than the buffer holds at once: three passes, the later ones
+        // adding to the output.
+        {"conv2d_one_image_many_channels", {{1, 3, 4, 5}, {2, 3, 3, 3}, {2}}, {{1, 64, 5, 40}, {6, 64, 3, 3}, {6}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
+        // One image whose rows are too narrow for the vectors goes in bands of output rows, several
+        // per thread.
+        {"conv2d_one_image_bands", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}}, {{1, 64, 30, 5}, {8, 64, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
         // 'Same' size (stride 1, output = input): the fast im2col copies shifted planes.
         {"conv2d_same_3x5", {{2, 2, 4, 6}, {3, 2, 3, 5}, {3}}, {{3, 3, 6, 9}, {4, 3, 3, 5}, {4}},

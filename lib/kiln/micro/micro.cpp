@@ -1,11 +1,15 @@
 // The micro runtime (micro.h): checks a program (format.h) once, then runs its steps through the
-// reference kernels, each step's KernelCall made from the records. Compiled freestanding: no heap,
+// reference kernels (on NEON targets, conv2d through the CPU backend's direct convolution), each
+// step's KernelCall made from the records. Compiled freestanding: no heap,
 // exceptions, RTTI or stdio — test/backend/freestanding.py checks what the library calls.
 #include "kiln/micro/micro.h"
 
 #include <cstring>
 
 #include "kiln/backend/reference/kernels.h"
+#if defined(__ARM_NEON)
+#include "kiln/backend/direct/conv2d.h"
+#endif
 #include "kiln/core/rng.h"
 #include "kiln/micro/format.h"
 
@@ -116,6 +120,16 @@ TensorRef tensor_ref(const kiln_micro_model* m, int32_t index) {
     return r;
 }
 
+// Where the target has NEON, conv2d — most of a vision model's arithmetic — runs as the direct
+// convolution wherever its rows fill the vectors; every other op, and every op elsewhere, runs
+// the reference kernel.
+void run_kernel(const KernelCall& call) {
+#if defined(__ARM_NEON)
+    if (call.op == Op::conv2d && direct::conv2d<xsimd::batch<float>>(call)) return;
+#endif
+    reference::kernels[static_cast<int>(call.op)](call);
+}
+
 void run_steps(const kiln_micro_model* m, uint32_t begin, uint32_t end, const RunInfo& info) {
     const StepRecord* steps = records<StepRecord>(m->program, header_of(m).steps);
     for (uint32_t s = begin; s < end; ++s) {
@@ -128,7 +142,7 @@ void run_steps(const kiln_micro_model* m, uint32_t begin, uint32_t end, const Ru
         for (int i = 0; i < st.n_in; ++i) call.in[i] = tensor_ref(m, st.in[i]);
         call.scratch = st.scratch_bytes ? m->arena + st.scratch_offset : nullptr;
         call.info = &info;
-        reference::kernels[st.op](call);
+        run_kernel(call);
     }
 }
 

@@ -1,7 +1,8 @@
 /* kiln's micro runtime: runs a program kiln-export wrote (format.h) in memory the caller owns — no
    heap, exceptions, RTTI, threads, stdio or files — on a Cortex-M, on Linux boards and on the host.
    Its kernels are kiln's reference kernels (backend/reference/), the same source the CPU backend
-   falls back to and is tested against. A plain C interface; errors are status codes.
+   falls back to and is tested against; on targets with NEON, conv2d is the CPU backend's direct
+   convolution (backend/direct/). A plain C interface; errors are status codes.
 
      static kiln_micro_model model;
      alignas(8) static unsigned char arena[TINYVGG_ARENA_BYTES];        // from the exported header

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "kiln/backend/cpu/simd/common.h"
+#include "kiln/backend/direct/conv2d.h"
 
 namespace kiln::cpu::simd {
 
@@ -25,10 +26,12 @@ void matmul(const KernelCall& c, Context& ctx) {
 // - in chunks of B images otherwise: columns [K, B·P] for the chunk and one threaded GEMM into
 //   t [O, B·P], then back to NCHW.
 // The scratch holds whichever of the two is larger; its size depends on the compiled geometry
-// and the thread count only. The forward pass of one image (batch-1 inference) goes in bands of
-// output rows instead: each thread takes bands, lays out only that band's columns [K, rows·Wo] and
-// multiplies them straight into the band's outputs — the scratch is a band per thread, not the
-// image's whole [K, P] (which for a 3×3 conv is 9× the input: most of a batch-1 arena).
+// and the thread count only. The forward pass of one image (batch-1 inference) is a direct
+// convolution (backend/direct/conv2d.h, no scratch), the threads taking output rows; where its
+// rows are too narrow for the vectors, it goes in bands of output rows: each thread takes bands,
+// lays out only that band's columns [K, rows·Wo] and multiplies them straight into the band's
+// outputs — the scratch is a band per thread, not the image's whole [K, P] (which for a 3×3 conv
+// is 9× the input: most of a batch-1 arena).
 
 namespace {
 
@@ -47,6 +50,23 @@ size_t conv_scratch_bytes(const ConvGeom& g, int threads) {
 
 namespace {
 
+// The direct convolution of one image runs in the widest vectors its rows fill: with AVX-512,
+// rows of 7 (resnet_mini's last block) go in 8 lanes and LeNet-5's rows of 10 in 4.
+template <class... V> struct Widths {
+    static bool suit(const ConvGeom& g) { return (direct::suits<V>(g) || ...); }
+    static void rows(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, int64_t r0, int64_t r1) {
+        (void)((direct::suits<V>(g) && (direct::conv2d_rows<V>(g, x, w, bias, y, r0, r1), true)) || ...);
+    }
+};
+using Direct = Widths<Vec
+#if XSIMD_WITH_AVX512F
+                      , xsimd::batch<float, xsimd::avx2>
+#endif
+#if XSIMD_WITH_AVX2
+                      , xsimd::batch<float, xsimd::sse4_2>
+#endif
+                      >;
+
 // Output rows per band of a one-image forward pass: a band's columns fill at most 64 KiB (at least
 // one row), and there are at least as many bands as threads.
 constexpr int64_t band_floats = 32768;
@@ -64,6 +84,7 @@ size_t conv_forward_scratch_bytes(const ConvGeom& g, int threads) {
     // A program compiled for more images may still run one (then it bands): the larger layouts
     // hold a band per thread too.
     if (g.n > 1) return conv_scratch_bytes(g, threads);
+    if (Direct::suit(g)) return 0;
     return size_t(threads * g.k() * band_rows(g, threads) * g.ow) * sizeof(float);
 }
 
@@ -215,6 +236,10 @@ void conv_forward_bands(Context& ctx, const ConvGeom& g, const float* x, const f
 // y = conv(x, w) + bias for geometry g (bias may be null), in conv_forward_scratch_bytes(g) of scratch.
 void conv_forward(Context& ctx, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch) {
     const int64_t k = g.k(), p = g.p();
+    if (g.n == 1 && Direct::suit(g)) {
+        ctx.pool.parallel_for(g.oh, per_chunk(g.o * g.ow * g.k()), [&](int64_t r0, int64_t r1) { Direct::rows(g, x, w, bias, y, r0, r1); });
+        return;
+    }
     if (g.n == 1) return conv_forward_bands(ctx, g, x, w, bias, y, scratch);
     if (g.n >= ctx.pool.size()) {
         for_images(ctx, g.n, [&](int t, int64_t b) {
