@@ -2,12 +2,15 @@
 // threads (or those given: bench-gemm 1 2 4). Each figure is the median of 7 timings, each timing
 // averaging enough calls to last ≥ 20 ms. The first line measures the machine's FMA peak with the
 // same SIMD width, so the figures can be read as a fraction of it.
+//   bench-gemm --peak    only that line (bench/models_vs_peers.py reads it)
+//   bench-gemm --smoke   every shape once, timed over ~1 ms (CI: the program still runs)
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -24,9 +27,12 @@ struct Shape {
 };
 
 const Shape shapes[] = {
+    {"square", false, false, 64, 64, 64},
+    {"square", false, false, 128, 128, 128},
     {"square", false, false, 256, 256, 256},
     {"square", false, false, 512, 512, 512},
     {"square", false, false, 1024, 1024, 1024},
+    {"square", false, false, 2048, 2048, 2048},
     {"square A^T B^T", true, true, 1024, 1024, 1024},
     {"linear fwd x.W^T, batch 1", false, true, 1, 128, 784},
     {"linear fwd x.W^T, batch 1", false, true, 1, 120, 400},
@@ -57,23 +63,25 @@ const Shape shapes[] = {
     {"resnet dW = dy.colT 64 @7²", false, false, 64, 576, 49},
 };
 
+bool smoke = false;
+
 template <class F> double median_seconds_per_call(F&& call) {
     call();
     int64_t calls = 1;
     for (;;) {  // find a call count that lasts ≥ 20 ms
         auto t0 = Clock::now();
         for (int64_t i = 0; i < calls; ++i) call();
-        if (std::chrono::duration<double>(Clock::now() - t0).count() >= 0.02) break;
+        if (std::chrono::duration<double>(Clock::now() - t0).count() >= (smoke ? 0.001 : 0.02)) break;
         calls *= 2;
     }
     std::vector<double> samples;
-    for (int rep = 0; rep < 7; ++rep) {
+    for (int rep = 0; rep < (smoke ? 1 : 7); ++rep) {
         auto t0 = Clock::now();
         for (int64_t i = 0; i < calls; ++i) call();
         samples.push_back(std::chrono::duration<double>(Clock::now() - t0).count() / calls);
     }
-    std::nth_element(samples.begin(), samples.begin() + 3, samples.end());
-    return samples[3];
+    std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
+    return samples[samples.size() / 2];
 }
 
 // Independent FMA chains in registers: the most this core can do at this SIMD width.
@@ -84,7 +92,7 @@ double peak_gflops() {
     for (int i = 0; i < chains; ++i) acc[i] = V(float(i));
     volatile float seed = 0.999f;  // opaque, so x and y stay in registers (not memory operands)
     const V x(seed), y(seed * 0.001f);
-    const int64_t steps = 1 << 22;
+    const int64_t steps = smoke ? 1 << 12 : 1 << 22;
     double s = median_seconds_per_call([&] {
         for (int64_t n = 0; n < steps; ++n)
             for (int i = 0; i < chains; ++i) acc[i] = xsimd::fma(acc[i], x, y);
@@ -97,11 +105,17 @@ double peak_gflops() {
 
 int main(int argc, char** argv) {
     std::vector<int> thread_counts;
-    for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
+    bool peak_only = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--peak")) peak_only = true;
+        else if (!std::strcmp(argv[i], "--smoke")) smoke = true;
+        else thread_counts.push_back(std::atoi(argv[i]));
+    }
     if (thread_counts.empty()) thread_counts = {1, 2};
 
     std::printf("FMA peak, one thread: %.1f GFLOP/s (%d-lane %s)\n", peak_gflops(),
                 int(xsimd::batch<float>::size), xsimd::default_arch::name());
+    if (peak_only) return 0;
     std::printf("%-32s %5s %5s %6s %6s", "shape (op(A) MxK, op(B) KxN)", "tA tB", "M", "N", "K");
     for (int t : thread_counts) std::printf("  %2d thr GF/s", t);
     std::printf("\n");

@@ -7,9 +7,13 @@
 //                   the batch-1 inference program (exact: the plan's sizes)
 //   peak_rss_mb     the process's peak resident memory (VmHWM), after all of the above
 // One model per process, so peak RSS is that model's:
-//   bench-models MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile]   (MODEL: fmnist_linear … resnet_mini)
-// It prints one line of key=value pairs (bench/models_vs_pytorch.py reads it); --profile adds the
-// batch-1 inference program's time per op on stderr.
+//   bench-models MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile] [--smoke]   (MODEL: fmnist_linear … resnet_mini)
+// (--smoke: each figure from one or a few calls — CI runs it so that the program cannot rot).
+//   train_gflop, infer_gflop   the arithmetic of one image in training and in inference: 2 × the
+//                  multiply-adds of every convolution (and its gradients) and matmul
+// It prints one line of key=value pairs (bench/models_vs_peers.py reads it). --profile adds, on
+// stderr, a line per convolution and matmul of the training, batch-1000 and batch-1 programs
+// ("layer program=… op=… gflop=… ms=… what=…", per call) and their time per op.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -86,18 +90,40 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
+// --smoke: every figure from a single call or a few (CI: the program still runs and prints its line).
+bool smoke = false;
+int min_calls = 3, repeats = 3, latency_calls = 2000;
+
 // Calls f repeatedly for about `seconds` (at least 3 times); returns calls per second.
 template <class F> double rate(double seconds, F f) {
-    f();  // warm-up
+    if (!smoke) f();  // warm-up
     int64_t calls = 0;
     const auto t0 = Clock::now();
     double elapsed = 0;
-    while (calls < 3 || elapsed < seconds) {
+    while (calls < min_calls || elapsed < seconds) {
         f();
         ++calls;
         elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return double(calls) / elapsed;
+}
+
+// Runs `calls` more calls with every kernel timed (the timing adds to each call) and returns the
+// program's arithmetic per call in GFLOP; with --profile, prints each convolution's and matmul's
+// time per call and the time per op on stderr.
+template <class F> double profiled(Program& p, const char* program, int calls, F call, bool print) {
+    p.set_profiling(true);
+    for (int i = 0; i < calls; ++i) call();
+    double flops = 0;
+    for (const Program::StepProfile& step : p.profile_steps()) {
+        flops += step.flops;
+        if (print && step.flops > 0)
+            std::fprintf(stderr, "layer program=%s op=%s gflop=%.6g ms=%.6g what=%s\n", program, op_name(step.op),
+                         step.flops / calls / 1e9, step.seconds / calls * 1e3, step.what.c_str());
+    }
+    if (print) std::fprintf(stderr, "%s, %d calls:\n%s", program, calls, p.profile_report().c_str());
+    p.set_profiling(false);
+    return flops / calls / 1e9;
 }
 
 long peak_rss_kb() {
@@ -111,7 +137,7 @@ long peak_rss_kb() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL [--threads N] [--seconds S] [--device cpu|cuda] [--profile] [--smoke]\n", argv[0]);
         return 2;
     }
     const std::string model = argv[1];
@@ -120,6 +146,7 @@ int main(int argc, char** argv) {
     bool profile = false;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--profile")) profile = true;
+        else if (!std::strcmp(argv[i], "--smoke")) smoke = true, min_calls = 1, repeats = 1, latency_calls = 20, seconds = 0;
         else if (i + 1 == argc) break;
         else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[++i]);
@@ -141,6 +168,7 @@ int main(int argc, char** argv) {
         const size_t arena32 = arena(32, true), arena128 = arena(128, true), arena1 = arena(1, false);
 
         std::vector<double> train, infer;
+        double train_gflop = 0, infer_gflop = 0;  // per image
         {
             Built b = build(model, s->batch);
             auto p = compile_for(b, true, s->optimizer, threads);
@@ -149,7 +177,8 @@ int main(int argc, char** argv) {
                 batch.write(*p, b, s->batch);
                 p->train_step(s->batch);
             };
-            for (int r = 0; r < 3; ++r) train.push_back(rate(seconds / 3, step) * double(s->batch));
+            for (int r = 0; r < repeats; ++r) train.push_back(rate(seconds / 3, step) * double(s->batch));
+            train_gflop = profiled(*p, "train", smoke ? 1 : 10, step, profile) / double(s->batch);
         }
         {
             Built b = build(model, 1000);
@@ -159,7 +188,8 @@ int main(int argc, char** argv) {
                 batch.write(*p, b, 1000);
                 p->forward(1000);
             };
-            for (int r = 0; r < 3; ++r) infer.push_back(rate(seconds / 3, call) * 1000.0);
+            for (int r = 0; r < repeats; ++r) infer.push_back(rate(seconds / 3, call) * 1000.0);
+            infer_gflop = profiled(*p, "infer1000", smoke ? 1 : 3, call, profile) / 1000.0;
         }
         double latency_us;
         {
@@ -168,7 +198,7 @@ int main(int argc, char** argv) {
             const Batch batch(1);
             std::vector<double> us;
             float out[10];
-            for (int i = 0; i < 2000; ++i) {
+            for (int i = 0; i < latency_calls; ++i) {
                 const auto t0 = Clock::now();
                 batch.write(*p, b, 1);
                 p->forward(1);
@@ -176,19 +206,15 @@ int main(int argc, char** argv) {
                 us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
             }
             latency_us = median(us);
-            if (profile) {  // the same calls again, each kernel timed (the timing adds to each call)
-                p->set_profiling(true);
-                for (int i = 0; i < 2000; ++i) {
-                    batch.write(*p, b, 1);
-                    p->forward(1);
-                }
-                std::fprintf(stderr, "batch-1 inference, 2000 calls:\n%s", p->profile_report().c_str());
-            }
+            profiled(*p, "infer1", latency_calls, [&] {
+                batch.write(*p, b, 1);
+                p->forward(1);
+            }, profile);
         }
         std::printf("model=%s device=%s batch=%lld threads=%d train_img_s=%.0f infer_img_s=%.0f latency_us=%.1f peak_rss_mb=%.1f "
-                    "arena_train32=%zu arena_train128=%zu arena_infer1=%zu\n",
+                    "arena_train32=%zu arena_train128=%zu arena_infer1=%zu train_gflop=%.6g infer_gflop=%.6g\n",
                     model.c_str(), device.c_str(), (long long)s->batch, threads, median(train), median(infer), latency_us,
-                    double(peak_rss_kb()) / 1024.0, arena32, arena128, arena1);
+                    double(peak_rss_kb()) / 1024.0, arena32, arena128, arena1, train_gflop, infer_gflop);
         return 0;
     } catch (const Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

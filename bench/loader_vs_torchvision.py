@@ -111,8 +111,22 @@ def main():
     p.add_argument("--epochs", type=int, default=5, help="timed epochs per figure, median taken (default 5)")
     p.add_argument("--images", type=int, default=3000, help="images in the ImageFolder tree (default 3000)")
     p.add_argument("--size", type=int, default=96, help="their side in pixels (default 96)")
+    p.add_argument("--smoke", action="store_true",
+                   help="kiln's side once, one epoch (CI: bench-loader and this script agree on the format); "
+                        "torchvision's too when it is installed")
     args = p.parse_args()
-    if args.epochs < 3:
+    if args.smoke:
+        args.epochs, args.images = 1, 50
+        try:
+            import torchvision  # noqa: F401
+        except ImportError as e:
+            print(f"skipped torchvision's side: {e} (apt-get install -y python3-torchvision)")
+            bench = os.path.join(args.build, "bench", "bench-loader")
+            for w in [0, 2]:
+                rate, cpu = kiln_rates(bench, f"idx:{FASHION},split=test", "", w, 1)
+                print(f"kiln idx 28x28 -> f32, {w} workers: {rate:,.0f} img/s, {cpu:.2f} CPU µs/img (smoke: one epoch)")
+            return
+    elif args.epochs < 3:
         p.error("--epochs must be at least 3 (each figure is a median)")
     bench = os.path.join(args.build, "bench", "bench-loader")
     if not os.access(bench, os.X_OK):

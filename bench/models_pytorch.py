@@ -19,7 +19,7 @@ It prints one line of key=value pairs in bench-models' format, without its arena
 libraries the process actually loaded, OpenBLAS's core type, and the time of a 1024x1024 matmul
 (an optimised BLAS takes milliseconds, Debian's reference libblas ~0.5 s).
 
-A benchmark-only script: torch is no dependency of kiln. bench/models_vs_pytorch.py runs it with the
+A benchmark-only script: torch is no dependency of kiln. bench/models_vs_peers.py runs it with the
 environment that selects the BLAS (see its header).
 """
 import argparse

@@ -6,9 +6,28 @@
 #include <cstring>
 
 #include "kiln/core/error.h"
+#include "kiln/backend/kernel_math.h"
 #include "kiln/runtime/passes.h"
 
 namespace kiln {
+
+namespace {
+
+// 2 × the multiply-adds of a convolution (forward or either gradient) or a matmul; 0 otherwise.
+double flops_of(const KernelCall& c) {
+    switch (c.op) {
+    case Op::matmul: {
+        const MatmulAttrs& a = c.attrs->matmul;
+        return 2.0 * double(c.out.numel()) * double(a.trans_a ? c.in[0].shape[0] : c.in[0].shape[1]);
+    }
+    case Op::conv2d: return 2.0 * double(c.out.numel()) * double(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv).k());
+    case Op::conv2d_grad_input: return 2.0 * double(c.in[0].numel()) * double(ConvGeom(c.out.shape, c.in[1].shape, c.attrs->conv).k());
+    case Op::conv2d_grad_weight: return 2.0 * double(c.in[0].numel()) * double(ConvGeom(c.in[1].shape, c.out.shape, c.attrs->conv).k());
+    default: return 0.0;
+    }
+}
+
+}  // namespace
 
 Program::~Program() {
     if (backend_ && owns_memory_) {
@@ -30,12 +49,33 @@ void Program::run_steps(int begin, int end, int64_t n) {
         backend_->run(call);
         backend_->synchronize();
         step_seconds_[s] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        step_flops_[s] += flops_of(call);
     }
 }
 
 void Program::set_profiling(bool on) {
     profiling_ = on;
     step_seconds_.assign(schedule_.size(), 0.0);
+    step_flops_.assign(schedule_.size(), 0.0);
+}
+
+std::vector<Program::StepProfile> Program::profile_steps() const {
+    std::vector<StepProfile> steps;
+    for (size_t s = 0; s < step_seconds_.size(); ++s) {
+        const KernelCall call = passes::kernel_call(graph_, schedule_[s], data_, batch_);
+        std::string what = call.out.shape.str();
+        if (call.op == Op::conv2d || call.op == Op::conv2d_grad_input || call.op == Op::conv2d_grad_weight) {
+            const Shape& image = call.op == Op::conv2d ? call.in[0].shape : call.op == Op::conv2d_grad_input ? call.out.shape : call.in[1].shape;
+            const Shape& weight = call.op == Op::conv2d_grad_weight ? call.out.shape : call.in[1].shape;
+            const ConvGeom g(image, weight, call.attrs->conv);
+            char geometry[128];
+            std::snprintf(geometry, sizeof geometry, " %lld→%lld %lldx%lld s%d %lldx%lld→%lldx%lld", (long long)g.c, (long long)g.o,
+                          (long long)g.kh, (long long)g.kw, g.a.stride_h, (long long)g.h, (long long)g.w, (long long)g.oh, (long long)g.ow);
+            what += geometry;
+        }
+        steps.push_back({call.op, what, step_seconds_[s], step_flops_[s]});
+    }
+    return steps;
 }
 
 std::string Program::profile_report() const {

@@ -105,6 +105,16 @@ public:
     void set_profiling(bool on);
     // Time per op kind since profiling was turned on, largest first: "conv2d  41.2 %  1234.5 ms  (4 steps)".
     std::string profile_report() const;
+    // Each step since profiling was turned on, in schedule order: its op, what it computed (the
+    // output's shape, and a convolution's geometry), its time and its arithmetic — 2 × the
+    // multiply-adds of a convolution (either gradient too) or a matmul, 0 for other ops —
+    // summed over the calls, at each call's batch size.
+    struct StepProfile {
+        Op op;
+        std::string what;
+        double seconds, flops;
+    };
+    std::vector<StepProfile> profile_steps() const;
 
     // --- memory ---
     const MemoryPlan& memory_plan() const { return plan_; }
@@ -157,7 +167,7 @@ private:
     RunInfo info_;
     mutable float loss_value_ = 0;
     bool profiling_ = false;
-    std::vector<double> step_seconds_;  // per step of the schedule, while profiling
+    std::vector<double> step_seconds_, step_flops_;  // per step of the schedule, while profiling
 };
 
 // The arena and persistent sizes (and the alignment) compile() would use, allocating no arena.
