@@ -1,9 +1,13 @@
-// The micro runtime (kiln/micro/micro.h) against Program: an exported program computes, on the
-// host, bit for bit what the Program it came from computes with the same reference kernels —
-// inference, and training steps with the weights they leave; and it refuses what it must refuse
-// before touching the caller's memory.
+// The micro runtime (kiln/micro/micro.h) against Program: an exported program computes bit for bit
+// what the Program it came from computes with the same reference kernels — inference, and training
+// steps with the weights they leave; and it refuses what it must refuse before touching the
+// caller's memory. On a NEON target (the aarch64 tests under qemu) the micro runtime's conv2d is
+// the direct convolution, which sums in float where the reference sums in double: there the
+// values agree to 1e-5 of max(1, |x|).
 #define BOOST_TEST_MODULE micro
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -20,6 +24,12 @@ using namespace kiln;
 namespace {
 
 constexpr int64_t batch = 2, classes = 3;
+
+#if defined(__ARM_NEON)
+bool agrees(float got, float want) { return std::fabs(got - want) <= 1e-5f * std::max(1.0f, std::fabs(want)); }
+#else
+bool agrees(float got, float want) { return std::memcmp(&got, &want, sizeof got) == 0; }
+#endif
 
 // conv → batch norm → relu → max pool → linear: every kind of state (parameters, f32 and i64
 // buffers) and the ops of the course's convolutional models.
@@ -125,7 +135,7 @@ BOOST_AUTO_TEST_CASE(inference_is_bit_identical_to_the_program) {
         BOOST_REQUIRE_EQUAL(kiln_micro_infer(&m), KILN_MICRO_OK);
         const std::vector<float> want = prog->read(net.logits);
         const float* got = kiln_micro_output(&m);
-        for (size_t i = 0; i < want.size(); ++i) BOOST_TEST(got[i] == want[i], "logit " << i);
+        for (size_t i = 0; i < want.size(); ++i) BOOST_TEST(agrees(got[i], want[i]), "logit " << i << ": " << got[i] << " vs " << want[i]);
     }
     BOOST_TEST(kiln_micro_train_step(&m, nullptr) == KILN_MICRO_CANNOT_TRAIN);
 }
@@ -157,7 +167,7 @@ BOOST_AUTO_TEST_CASE(training_steps_leave_the_programs_weights) {
         std::memcpy(kiln_micro_labels(&m), labels, sizeof labels);
         float got = 0;
         BOOST_REQUIRE_EQUAL(kiln_micro_train_step(&m, &got), KILN_MICRO_OK);
-        BOOST_TEST(got == want, "loss of step " << step);
+        BOOST_TEST(agrees(got, want), "loss of step " << step << ": " << got << " vs " << want);
     }
     BOOST_TEST(m.step == 4);
 
@@ -173,7 +183,14 @@ BOOST_AUTO_TEST_CASE(training_steps_leave_the_programs_weights) {
         BOOST_TEST(t.kind == int(e->kind));
         std::vector<uint8_t> want(e->bytes);
         prog->read_state(*e, want.data());
-        BOOST_TEST(std::memcmp(t.data, want.data(), want.size()) == 0, t.name);
+        if (e->dtype != DType::f32) {
+            BOOST_TEST(std::memcmp(t.data, want.data(), want.size()) == 0, t.name);
+            continue;
+        }
+        const float* got_values = static_cast<const float*>(t.data);
+        const float* want_values = reinterpret_cast<const float*>(want.data());
+        for (size_t k = 0; k < want.size() / sizeof(float); ++k)
+            BOOST_TEST(agrees(got_values[k], want_values[k]), t.name << "[" << k << "]: " << got_values[k] << " vs " << want_values[k]);
     }
     kiln_micro_tensor t;
     BOOST_TEST(kiln_micro_state_at(&m, kiln_micro_state_count(&m), &t) == KILN_MICRO_OUT_OF_RANGE);
@@ -190,7 +207,7 @@ BOOST_AUTO_TEST_CASE(training_steps_leave_the_programs_weights) {
     std::memcpy(kiln_micro_input(&m), x.data(), x.size() * sizeof(float));
     BOOST_REQUIRE_EQUAL(kiln_micro_infer(&m), KILN_MICRO_OK);
     const std::vector<float> want = prog->read(net.logits);
-    for (size_t i = 0; i < want.size(); ++i) BOOST_TEST(kiln_micro_output(&m)[i] == want[i], "logit " << i);
+    for (size_t i = 0; i < want.size(); ++i) BOOST_TEST(agrees(kiln_micro_output(&m)[i], want[i]), "logit " << i);
 }
 
 BOOST_AUTO_TEST_CASE(pixels_become_the_input_as_the_eval_transforms_make_them) {
@@ -290,12 +307,14 @@ BOOST_AUTO_TEST_CASE(the_same_program_gives_the_same_bytes) {
 }
 
 BOOST_AUTO_TEST_CASE(export_needs_the_reference_plan) {
-    SmallNet net(false);
+    SmallNet net(true);
     CompileOptions o;
     o.outputs = {net.logits};
+    o.loss = net.loss;
+    o.optimizer = SGD{.lr = 0.05f};
     o.backend_options.threads = 1;
     auto fast = compile(net.g, o);
-    // The CPU backend's fast convolution takes scratch the device's kernels do not have.
+    // The CPU backend's weight gradient (im2col + GEMM) takes scratch the device's kernels do not have.
     BOOST_TEST(testing::error_of([&] { export_program(*fast, net.export_options()); }) ==
                "export: compile with BackendOptions::reference (the device's kernels use no scratch)");
 }

@@ -83,8 +83,8 @@ int64_t band_rows(const ConvGeom& g, int threads) {
 size_t conv_forward_scratch_bytes(const ConvGeom& g, int threads) {
     // A program compiled for more images may still run one (then it bands): the larger layouts
     // hold a band per thread too.
-    if (g.n > 1) return conv_scratch_bytes(g, threads);
     if (Direct::suit(g)) return 0;
+    if (g.n > 1) return conv_scratch_bytes(g, threads);
     return size_t(threads * g.k() * band_rows(g, threads) * g.ow) * sizeof(float);
 }
 
@@ -236,8 +236,14 @@ void conv_forward_bands(Context& ctx, const ConvGeom& g, const float* x, const f
 // y = conv(x, w) + bias for geometry g (bias may be null), in conv_forward_scratch_bytes(g) of scratch.
 void conv_forward(Context& ctx, const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch) {
     const int64_t k = g.k(), p = g.p();
-    if (g.n == 1 && Direct::suit(g)) {
-        ctx.pool.parallel_for(g.oh, per_chunk(g.o * g.ow * g.k()), [&](int64_t r0, int64_t r1) { Direct::rows(g, x, w, bias, y, r0, r1); });
+    if (Direct::suit(g)) {  // the threads take output rows of every image: (image, row) pairs
+        ctx.pool.parallel_for(g.n * g.oh, per_chunk(g.o * g.ow * g.k()), [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end;) {
+                const int64_t b = i / g.oh, r0 = i % g.oh, r1 = std::min(g.oh, r0 + end - i);
+                Direct::rows(g, x + b * g.c * g.h * g.w, w, bias, y + b * g.o * p, r0, r1);
+                i += r1 - r0;
+            }
+        });
         return;
     }
     if (g.n == 1) return conv_forward_bands(ctx, g, x, w, bias, y, scratch);

@@ -65,6 +65,31 @@ void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
     }
 }
 
+// MaxPool2d(2) (TinyVGG's): each output the first maximum of its 2×2 window in row-major order,
+// NaN winning (pool_takes). A vector of columns c… and its neighbours c + 1… of both rows gives
+// every even lane its window's maximum, compared in that order without branching on the data
+// (the scalar argmax mispredicts on every other window); the even lanes are then the outputs.
+void max_pool_2x2_plane(const float* x, int64_t w, float* y, int64_t oh, int64_t ow) {
+    auto take = [](float v, float mx) { return pool_takes(v, mx) ? v : mx; };
+    for (int64_t r = 0; r < oh; ++r) {
+        const float *a = x + 2 * r * w, *b = a + w;
+        float* out = y + r * ow;
+        int64_t q = 0;
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+        auto takes = [](const Vec& v, const Vec& mx) { return xsimd::select(!(v <= mx) & (mx == mx), v, mx); };
+        for (; 2 * q + lanes + 1 <= w && q + lanes / 2 <= ow; q += lanes / 2) {
+            const float *ac = a + 2 * q, *bc = b + 2 * q;
+            const Vec m = takes(Vec::load_unaligned(bc + 1),
+                                takes(Vec::load_unaligned(bc), takes(Vec::load_unaligned(ac + 1), Vec::load_unaligned(ac))));
+            alignas(64) float lanes_out[lanes];
+            m.store_aligned(lanes_out);
+            for (int64_t l = 0; l < lanes / 2; ++l) out[q + l] = lanes_out[2 * l];
+        }
+#endif
+        for (; q < ow; ++q) out[q] = take(b[2 * q + 1], take(b[2 * q], take(a[2 * q + 1], a[2 * q])));
+    }
+}
+
 }  // namespace
 
 void max_pool2d(const KernelCall& c, Context& ctx) {
@@ -74,6 +99,7 @@ void max_pool2d(const KernelCall& c, Context& ctx) {
         const float* in = c.in[0].as<float>() + k * x[2] * x[3];
         float* out = c.out.as<float>() + k * y[2] * y[3];
         if (a.stride_w == 1) max_pool_stride1_plane<false>(a, in, x[2], x[3], y[2], y[3], out, nullptr, nullptr);
+        else if (is_plain_2x2(a)) max_pool_2x2_plane(in, x[3], out, y[2], y[3]);
         else max_pool_plane(a, in, x[2], x[3], out, y[2], y[3]);
     });
 }
