@@ -3,7 +3,8 @@
 // NEON, so it is written once, against an xsimd batch type V, and needs nothing from an OS.
 //
 // A tile is OB output channels × U vectors (L = V::size floats each) of one or more output rows:
-// up to three vectors of a wide row, or three narrow rows of one vector each. Its OB·U sums stay in
+// up to four vectors of a wide row, or as many rows as fit in four (three on targets with 16
+// vector registers), e.g. 2 rows × 2 vectors or 4 narrow rows × 1 vector. Its OB·U sums stay in
 // registers while it runs over every input channel and tap. The input rows a band of output rows
 // reads are first copied into a stack buffer with zeros for the padding, split into `stride`
 // phases, so that every tap is one contiguous load per vector and costs U loads, OB broadcasts of
@@ -20,13 +21,14 @@
 
 namespace kiln::direct {
 
-// Registers for accumulators: 32 vector registers on AVX-512 and aarch64, 16 elsewhere.
+// Registers for accumulators: 24 of the 32 vector registers on AVX-512 and aarch64, 12 of 16
+// elsewhere; a tile of U vectors takes up to accumulators / U channels.
 #if defined(__AVX512F__) || defined(__aarch64__)
-constexpr int max_block_channels = 8, max_block_vectors = 3;
+constexpr int accumulators = 24, max_block_channels = 8, max_block_vectors = 4;
 #else
-constexpr int max_block_channels = 4, max_block_vectors = 3;
+constexpr int accumulators = 12, max_block_channels = 4, max_block_vectors = 3;
 #endif
-constexpr int64_t buffer_floats = 4096;  // the stack buffer of padded input rows (16 KiB)
+constexpr int64_t buffer_floats = 16384;  // the stack buffer of padded input rows (64 KiB: L2, not L1)
 constexpr int64_t max_taps = 64;         // kernel height × width
 
 // Floats of one padded input row in the buffer, per stride phase: the output row's vectors and
@@ -164,9 +166,9 @@ template <class V> constexpr Tiles tiles = make_tiles<V>(std::make_integer_seque
 // x, y and w as the op's tensors, x and y the image's planes. Call only where suits<V>(g).
 // The output rows go in bands: the input rows a band reads are padded into the buffer once, as
 // many channels at a time as fit (all of them in the course's models, bands then as tall as
-// fit), and every tile of the band sums over those channels. A row of up to three vectors is one
-// tile's width, and a tile takes as many rows as fit in three vectors; wider rows go in tiles of
-// three vectors.
+// fit), and every tile of the band sums over those channels. A row of up to max_block_vectors
+// vectors is one tile's width, and a tile takes as many rows as fit; wider rows go in tiles of
+// max_block_vectors vectors.
 template <class V>
 void conv2d_rows(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, int64_t r0, int64_t r1) {
     constexpr int64_t L = V::size;
@@ -176,7 +178,6 @@ void conv2d_rows(const ConvGeom& g, const float* x, const float* w, const float*
     while (rows < r1 - r0 && group * input_rows(g, rows + 1) * per_input_row <= buffer_floats) ++rows;
     const int64_t per_row = (g.ow + L - 1) / L, tile_rows = std::max<int64_t>(1, max_block_vectors / per_row);
     const int64_t tile_columns = std::min(per_row, int64_t(max_block_vectors)) * L;
-    const int64_t blocks = (g.o + max_block_channels - 1) / max_block_channels;
     alignas(64) float buffer[buffer_floats];
     for (int64_t rb = r0; rb < r1; rb += rows) {
         const int64_t re = std::min(r1, rb + rows), first = g.in_y(rb, 0);
@@ -194,6 +195,7 @@ void conv2d_rows(const ConvGeom& g, const float* x, const float* w, const float*
                     const detail::Place at{r, q0, n, vectors};
                     const int64_t u = vectors * std::min(tile_rows, re - r);
                     // Channels in blocks of near-equal size: 10 channels are 5 + 5, not 8 + 2.
+                    const int64_t most = std::min<int64_t>(max_block_channels, accumulators / u), blocks = (g.o + most - 1) / most;
                     for (int64_t k = 0; k < blocks; ++k) {
                         const int64_t o0 = g.o * k / blocks, o1 = g.o * (k + 1) / blocks;
                         detail::tiles<V>.at[o1 - o0 - 1][u - 1](g, band, w, bias, y, o0, at);
