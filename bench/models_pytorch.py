@@ -9,6 +9,7 @@ MODEL is fmnist_linear, fmnist_mlp, tinyvgg, lenet5 or resnet_mini. The modules 
 attribute names, so their state_dict keys are kiln's (lib/kiln/nn/models.h): layer_stack.3.bias,
 conv_block_1.2.weight, block2.0.shortcut.1.running_var, ... Data as in bench-models: random
 x [B, 1, 28, 28] uniform in [0, 1) and labels 0..9, with the course's batch size and optimizer.
+Each call first copies its batch into the input tensor, as bench-models writes kiln's.
   train_img_s   images/s of zero_grad + forward + CrossEntropyLoss + backward + step in train();
                 one warm-up step, then steps for --seconds / 3; the median of 3 such runs
   infer_img_s   images/s of model(x) at batch 1000 in eval() under torch.inference_mode(), the same way
@@ -166,10 +167,14 @@ def measure(name, seconds):
     optimizer = make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
 
-    x, y = batch(train_batch)
+    # Every call first writes its batch into the tensor the model reads, as bench-models writes
+    # kiln's into the program's input (what a loader's batch costs either way).
+    source, y = batch(train_batch)
+    x = torch.empty_like(source)
     model.train()
 
     def train_step():
+        x.copy_(source)
         optimizer.zero_grad()
         loss_fn(model(x), y).backward()
         optimizer.step()
@@ -178,13 +183,15 @@ def measure(name, seconds):
 
     model.eval()
     with torch.inference_mode():
-        x, _ = batch(1000)
-        infer = [rate(seconds / 3, lambda: model(x)) * 1000 for _ in range(3)]
-        x, _ = batch(1)
+        source, _ = batch(1000)
+        x = torch.empty_like(source)
+        infer = [rate(seconds / 3, lambda: model(x.copy_(source))) * 1000 for _ in range(3)]
+        source, _ = batch(1)
+        x = torch.empty_like(source)
         us = []
         for _ in range(2000):
             start = time.perf_counter()
-            model(x)
+            model(x.copy_(source))
             us.append((time.perf_counter() - start) * 1e6)
 
     return (f"model={name} batch={train_batch} threads={torch.get_num_threads()} "

@@ -77,7 +77,7 @@ def venv_environment(venv):
     nvidia = os.path.join(site, "nvidia")
     libs = [os.path.join(nvidia, d, "lib") for d in sorted(os.listdir(nvidia))] if os.path.isdir(nvidia) else []
     env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(libs + ["/usr/local/cuda/lib64"] + [env.get("LD_LIBRARY_PATH", "")])
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libs + ["/usr/local/cuda/lib64", env.get("LD_LIBRARY_PATH")] if p)
     return python, env
 
 

@@ -220,7 +220,8 @@ void dot_block(const Problem& p, int64_t i, int64_t j) {
         }
 }
 
-// Rows of C go two at a time against four rows of B (8 accumulators); a lone row takes eight.
+// Rows of C go two (or four) at a time against four rows of B (8 or 16 accumulators); a lone row
+// takes eight.
 template <int RI> void dot_rows(const Problem& p, int64_t i, int64_t n0, int64_t n1) {
     constexpr int RJ = RI == 1 ? 8 : 4;
     int64_t j = n0;
@@ -231,15 +232,19 @@ template <int RI> void dot_rows(const Problem& p, int64_t i, int64_t n0, int64_t
 
 void dot_rect(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     int64_t i = m0;
+    if constexpr (MR >= 12)  // 32 registers: four rows against four rows of B (16 accumulators)
+        for (; i + 4 <= m1; i += 4) dot_rows<4>(p, i, n0, n1);
     for (; i + 2 <= m1; i += 2) dot_rows<2>(p, i, n0, n1);
     if (i < m1) dot_rows<1>(p, i, n0, n1);
 }
 
 // Packing a transposed B costs about a cycle per element of B, as much as the whole product when C
 // has a single row; the dot path instead pays a horizontal sum per element of C, which is cheap
-// next to a long k. (Thresholds measured with bench-gemm on AVX2.)
+// next to a long k. (Thresholds measured with bench-gemm on AVX2.) A C of at most NR/2 columns (a
+// Linear layer with 10 outputs) fills under half of every NR-wide tile, while its dot products
+// along a long k fill whole vectors.
 bool use_dot_path(const Problem& p) {
-    return !p.trans_a && p.trans_b && (p.m < MR || (p.m < 3 * MR && p.k >= 256));
+    return !p.trans_a && p.trans_b && (p.m < MR || (p.m < 3 * MR && p.k >= 256) || (2 * p.n <= NR && p.k >= 4 * W));
 }
 
 // c = beta·c, for k == 0 (the product adds nothing).
