@@ -106,9 +106,9 @@ inline std::vector<OpCase> op_cases() {
         // adding to the output.
         {"conv2d_one_image_many_channels", {{1, 3, 4, 5}, {2, 3, 3, 3}, {2}}, {{1, 64, 5, 40}, {6, 64, 3, 3}, {6}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
-        // One image whose rows are too narrow for the vectors goes in bands of output rows, several
-        // per thread.
-        {"conv2d_one_image_bands", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}}, {{1, 64, 30, 5}, {8, 64, 3, 3}, {8}},
+        // One image whose rows are too narrow for any vector (one column: a quarter of 4 lanes) goes
+        // in bands of output rows, several per thread.
+        {"conv2d_one_image_bands", {{1, 2, 5, 1}, {3, 2, 3, 3}, {3}}, {{1, 512, 30, 1}, {8, 512, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
         // 'Same' size (stride 1, output = input): the fast im2col copies shifted planes.
         {"conv2d_same_3x5", {{2, 2, 4, 6}, {3, 2, 3, 5}, {3}}, {{3, 3, 6, 9}, {4, 3, 3, 5}, {4}},

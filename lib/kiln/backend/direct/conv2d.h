@@ -40,12 +40,16 @@ template <class V> int64_t row_floats(const ConvGeom& g) {
 // Input rows that `rows` consecutive output rows read.
 inline int64_t input_rows(const ConvGeom& g, int64_t rows) { return (rows - 1) * g.a.stride_h + (g.kh - 1) * g.a.dil_h + 1; }
 
-// Whether the direct convolution suits g: its output rows fill most of the lanes of their vectors
-// (a 7-wide row in 16-lane vectors wastes more than half) and one channel's rows fit the buffer.
-template <class V> bool suits(const ConvGeom& g) {
+// The share of V's lanes that g's output rows fill (a 7-wide row fills 7 of 16).
+template <class V> double lane_fill(const ConvGeom& g) {
     const int64_t lanes = V::size, vectors = (g.ow + lanes - 1) / lanes;
-    return 4 * g.ow >= 3 * vectors * lanes && g.kh * g.kw <= max_taps &&
-           input_rows(g, 1) * g.a.stride_w * row_floats<V>(g) <= buffer_floats;
+    return double(g.ow) / double(vectors * lanes);
+}
+
+// Whether the direct convolution suits g: its output rows fill at least half of the lanes of
+// their vectors and one channel's rows fit the buffer.
+template <class V> bool suits(const ConvGeom& g) {
+    return 2 * lane_fill<V>(g) >= 1.0 && g.kh * g.kw <= max_taps && input_rows(g, 1) * g.a.stride_w * row_floats<V>(g) <= buffer_floats;
 }
 
 namespace detail {

@@ -76,7 +76,9 @@ void max_pool_2x2_plane(const float* x, int64_t w, float* y, int64_t oh, int64_t
         float* out = y + r * ow;
         int64_t q = 0;
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        auto takes = [](const Vec& v, const Vec& mx) { return xsimd::select(!(v <= mx) & (mx == mx), v, mx); };
+        auto takes = [](const Vec& v, const Vec& mx) {  // pool_takes
+            return xsimd::select((v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)), v, mx);
+        };
         for (; 2 * q + lanes + 1 <= w && q + lanes / 2 <= ow; q += lanes / 2) {
             const float *ac = a + 2 * q, *bc = b + 2 * q;
             const Vec m = takes(Vec::load_unaligned(bc + 1),
