@@ -1,6 +1,6 @@
 // conv2d forward as a direct convolution on NCHW tensors: no im2col, no scratch, no packed weights.
-// The CPU backend runs it for one image (batch-1 inference) and the micro runtime on targets with
-// NEON, so it is written once, against an xsimd batch type V, and needs nothing from an OS.
+// The CPU backend runs it at every batch size and the micro runtime on targets with NEON, so it is
+// written once, against an xsimd batch type V, and needs nothing from an OS.
 //
 // A tile is OB output channels × U vectors (L = V::size floats each) of one or more output rows:
 // up to four vectors of a wide row, or as many rows as fit in four (three on targets with 16

@@ -26,12 +26,12 @@ void matmul(const KernelCall& c, Context& ctx) {
 // - in chunks of B images otherwise: columns [K, B·P] for the chunk and one threaded GEMM into
 //   t [O, B·P], then back to NCHW.
 // The scratch holds whichever of the two is larger; its size depends on the compiled geometry
-// and the thread count only. The forward pass of one image (batch-1 inference) is a direct
-// convolution (backend/direct/conv2d.h, no scratch), the threads taking output rows; where its
-// rows are too narrow for the vectors, it goes in bands of output rows: each thread takes bands,
-// lays out only that band's columns [K, rows·Wo] and multiplies them straight into the band's
-// outputs — the scratch is a band per thread, not the image's whole [K, P] (which for a 3×3 conv
-// is 9× the input: most of a batch-1 arena).
+// and the thread count only. The forward pass, at any batch size, is a direct convolution instead
+// (backend/direct/conv2d.h, no scratch), the threads taking (image, output row) pairs, wherever
+// its rows fill half of some vector width. Narrower rows of one image (batch-1 inference) go in
+// bands of output rows: each thread takes bands, lays out only that band's columns [K, rows·Wo]
+// and multiplies them straight into the band's outputs — the scratch is a band per thread, not
+// the image's whole [K, P] (which for a 3×3 conv is 9× the input: most of a batch-1 arena).
 
 namespace {
 
