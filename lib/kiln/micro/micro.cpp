@@ -1,5 +1,5 @@
 // The micro runtime (micro.h): checks a program (format.h) once, then runs its steps through the
-// reference kernels (on NEON targets, conv2d through the CPU backend's direct convolution), each
+// reference kernels (on NEON targets, an inference program's conv2d through the CPU backend's direct convolution), each
 // step's KernelCall made from the records. Compiled freestanding: no heap,
 // exceptions, RTTI or stdio — test/backend/freestanding.py checks what the library calls.
 #include "kiln/micro/micro.h"
@@ -120,18 +120,23 @@ TensorRef tensor_ref(const kiln_micro_model* m, int32_t index) {
     return r;
 }
 
-// Where the target has NEON, conv2d — most of a vision model's arithmetic — runs as the direct
-// convolution wherever its rows fill the vectors; every other op, and every op elsewhere, runs
-// the reference kernel.
-void run_kernel(const KernelCall& call) {
+// Where the target has NEON, an inference program's conv2d — most of a vision model's
+// arithmetic — runs as the direct convolution wherever its rows fill the vectors; every other op,
+// every op of a training program and every op elsewhere runs the reference kernel. A training
+// program keeps the reference's double sums so that hundreds of steps on the device stay with the
+// host's: the direct convolution's float sums move a ReLU decision now and then, and SGD with
+// momentum carries the difference on (a 1e-4 weight difference after 300 TinyVGG steps on aarch64).
+void run_kernel(const KernelCall& call, bool trains) {
 #if defined(__ARM_NEON)
-    if (call.op == Op::conv2d && direct::conv2d<xsimd::batch<float>>(call)) return;
+    if (!trains && call.op == Op::conv2d && direct::conv2d<xsimd::batch<float>>(call)) return;
 #endif
+    (void)trains;
     reference::kernels[static_cast<int>(call.op)](call);
 }
 
 void run_steps(const kiln_micro_model* m, uint32_t begin, uint32_t end, const RunInfo& info) {
     const StepRecord* steps = records<StepRecord>(m->program, header_of(m).steps);
+    const bool trains = header_of(m).flags & flag_trains;
     for (uint32_t s = begin; s < end; ++s) {
         const StepRecord& st = steps[s];
         KernelCall call;
@@ -142,7 +147,7 @@ void run_steps(const kiln_micro_model* m, uint32_t begin, uint32_t end, const Ru
         for (int i = 0; i < st.n_in; ++i) call.in[i] = tensor_ref(m, st.in[i]);
         call.scratch = st.scratch_bytes ? m->arena + st.scratch_offset : nullptr;
         call.info = &info;
-        run_kernel(call);
+        run_kernel(call, trains);
     }
 }
 
