@@ -358,4 +358,22 @@ BOOST_AUTO_TEST_CASE(resnet_mini_names_shapes_and_state) {
     BOOST_CHECK_THROW(nn::build_model(g, "resnet50", g.find("x")), Error);
 }
 
+// Issue 13's memory targets for inference at batch 1 on the CPU backend, at 1 and 2 threads: the
+// planned arena within 1.1× the lower bound (the most bytes live at any step) on every course
+// model; TinyVGG's ≤ 64 KiB and LeNet-5's ≤ 32 KiB, which needs convolutions without im2col.
+BOOST_AUTO_TEST_CASE(batch1_inference_arenas_are_near_the_lower_bound) {
+    for (const nn::BuiltinModel& m : nn::builtin_models())
+        for (int threads : {1, 2}) {
+            Graph g;
+            CompileOptions o;
+            o.outputs = {m.build(g, g.input("x", {1, 1, 28, 28}), m.hidden_units, 10)};
+            o.backend_options.threads = threads;
+            const MemoryPlan p = plan(g, o);
+            BOOST_TEST_MESSAGE(m.name << ", " << threads << " threads: arena " << p.arena_bytes << " B, lower bound " << p.lower_bound);
+            BOOST_TEST(p.arena_bytes <= p.lower_bound * 11 / 10, m.name << " at " << threads << " threads: " << p.arena_bytes << " > 1.1 × " << p.lower_bound);
+            if (m.name == std::string("tinyvgg")) BOOST_TEST(p.arena_bytes <= 64u * 1024);
+            if (m.name == std::string("lenet5")) BOOST_TEST(p.arena_bytes <= 32u * 1024);
+        }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
