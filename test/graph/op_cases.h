@@ -122,6 +122,12 @@ inline std::vector<OpCase> op_cases() {
          [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true}); }},
         {"max_pool2d_overlap", {{1, 2, 5, 5}}, {{2, 16, 28, 28}},
          [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
+        // Rows at stride 2, columns at stride 1 with ceil_mode (windows past the right edge); a
+        // plane too wide for the CPU backend's padded-row buffer (its other stride-1 path).
+        {"max_pool2d_rows_strided", {{1, 2, 7, 6}}, {{3, 5, 15, 33}},
+         [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .ceil_mode = true}); }},
+        {"max_pool2d_wide", {{1, 1, 3, 40}}, {{1, 2, 4, 1500}},
+         [](Graph& g, V p) { return g.max_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}); }},
         {"avg_pool2d", {{2, 2, 6, 6}}, {{3, 5, 28, 28}}, [](Graph& g, V p) { return g.avg_pool2d(p[0], {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},
         {"avg_pool2d_pad_ceil", {{1, 2, 7, 6}}, {{3, 5, 15, 14}},
          [](Graph& g, V p) { return g.avg_pool2d(p[0], {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true, .count_include_pad = false}); }},

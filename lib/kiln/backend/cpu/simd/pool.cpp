@@ -1,5 +1,6 @@
-// Fast pooling kernels: planes in parallel (kernel_math.h arithmetic), with a vector path for
-// max pooling at stride 1.
+// Fast pooling kernels: planes in parallel (kernel_math.h arithmetic), with vector paths for
+// max pooling at stride 1 and MaxPool2d(2).
+#include <algorithm>
 #include <cmath>
 
 #include "kiln/backend/cpu/simd/common.h"
@@ -65,6 +66,63 @@ void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
     }
 }
 
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+inline Vec pool_take(const Vec& v, const Vec& mx) {  // pool_takes, lane by lane
+    return xsimd::select((v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)), v, mx);
+}
+
+// The forward pass at stride 1 with the border in vectors too, separably: each input row is
+// copied once between −∞ pads and reduced to its row maxima (each column's window, left to
+// right), kept in a ring of kernel_h rows that the output rows below share; an output is then
+// the row maxima of its window rows taken top to bottom. With pool_takes at both stages that is
+// pool_argmax's choice — the first maximum (or NaN) in row-major order — and a −∞ never wins, so
+// the values are the scalar path's bits. False (nothing written) when the buffers would not fit
+// on the stack; the caller then takes max_pool_stride1_plane.
+bool max_pool_stride1_padded(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, int64_t oh, int64_t ow, float* y) {
+    constexpr int64_t max_floats = 4096;  // 16 KiB of stack
+    const int64_t out_w = (ow + lanes - 1) / lanes * lanes, width = out_w + a.kernel_w - 1;  // padded column c is x's c − pad_w
+    if (width + a.kernel_h * out_w > max_floats || a.kernel_h > 16) return false;
+    alignas(64) float buffer[max_floats];
+    float *padded = buffer, *ring = buffer + (width + lanes - 1) / lanes * lanes;
+    if (ring + a.kernel_h * out_w > buffer + max_floats) return false;
+    int64_t held[16];  // the input row each ring slot holds, −1: none
+    std::fill(held, held + a.kernel_h, int64_t(-1));
+    const int64_t copied = std::max<int64_t>(0, std::min<int64_t>(w, width - a.pad_w));  // x's columns in `padded`
+    auto row_maxima = [&](int64_t yy) -> const float* {
+        float* slot = ring + (yy % a.kernel_h) * out_w;
+        if (held[yy % a.kernel_h] == yy) return slot;
+        held[yy % a.kernel_h] = yy;
+        std::fill(padded, padded + std::min<int64_t>(a.pad_w, width), -INFINITY);
+        std::copy(x + yy * w, x + yy * w + copied, padded + a.pad_w);
+        std::fill(padded + std::min<int64_t>(a.pad_w + copied, width), padded + width, -INFINITY);
+        for (int64_t q = 0; q < out_w; q += lanes) {
+            Vec mx(-INFINITY);
+            for (int j = 0; j < a.kernel_w; ++j) mx = pool_take(Vec::load_unaligned(padded + q + j), mx);
+            mx.store_aligned(slot + q);
+        }
+        return slot;
+    };
+    for (int64_t r = 0; r < oh; ++r) {
+        const int64_t y0 = r * a.stride_h - a.pad_h;
+        const float* window[16];
+        int64_t n = 0;  // window rows inside the plane
+        for (int64_t i = std::max<int64_t>(0, -y0); i < a.kernel_h && y0 + i < h; ++i) window[n++] = row_maxima(y0 + i);
+        for (int64_t q = 0; q < ow; q += lanes) {
+            Vec mx(-INFINITY);
+            for (int64_t i = 0; i < n; ++i) mx = pool_take(Vec::load_aligned(window[i] + q), mx);
+            if (q + lanes <= ow) {
+                mx.store_unaligned(y + r * ow + q);
+            } else {
+                alignas(64) float tail[lanes];
+                mx.store_aligned(tail);
+                std::copy(tail, tail + (ow - q), y + r * ow + q);
+            }
+        }
+    }
+    return true;
+}
+#endif
+
 // MaxPool2d(2) (TinyVGG's): each output the first maximum of its 2×2 window in row-major order,
 // NaN winning (pool_takes). A vector of columns c… and its neighbours c + 1… of both rows gives
 // every even lane its window's maximum, compared in that order without branching on the data
@@ -100,6 +158,9 @@ void max_pool2d(const KernelCall& c, Context& ctx) {
     for_planes(ctx, x, [&](int64_t k) {
         const float* in = c.in[0].as<float>() + k * x[2] * x[3];
         float* out = c.out.as<float>() + k * y[2] * y[3];
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+        if (a.stride_w == 1 && max_pool_stride1_padded(a, in, x[2], x[3], y[2], y[3], out)) return;
+#endif
         if (a.stride_w == 1) max_pool_stride1_plane<false>(a, in, x[2], x[3], y[2], y[3], out, nullptr, nullptr);
         else if (is_plain_2x2(a)) max_pool_2x2_plane(in, x[3], out, y[2], y[3]);
         else max_pool_plane(a, in, x[2], x[3], out, y[2], y[3]);
