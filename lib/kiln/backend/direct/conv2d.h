@@ -77,20 +77,25 @@ struct Band {
     }
 };
 
+// Phase ph of a padded row: out[m] = in[ph + m·s − pad_w] inside the image row, zeros outside;
+// the inside run is found first so that the copy loop has no branch (and, for a stride the
+// compiler knows, vectorises).
+template <int64_t S> void copy_strided(const float* in, int64_t first, int64_t lo, int64_t hi, float* out, int64_t s) {
+    const int64_t step = S > 0 ? S : s;
+    for (int64_t m = lo; m < hi; ++m) out[m] = in[first + m * step];
+}
 inline void pad_row(const ConvGeom& g, const float* in, int64_t row, float* out) {
     const int64_t s = g.a.stride_w;
-    if (s == 1) {  // [zeros | the row | zeros]
-        const int64_t lo = std::min<int64_t>(g.a.pad_w, row), hi = std::clamp<int64_t>(g.a.pad_w + g.w, lo, row);
-        for (int64_t m = 0; m < lo; ++m) out[m] = 0.0f;
-        for (int64_t m = lo; m < hi; ++m) out[m] = in[m - g.a.pad_w];
-        for (int64_t m = hi; m < row; ++m) out[m] = 0.0f;
-        return;
+    for (int64_t ph = 0; ph < s; ++ph, out += row) {
+        const int64_t first = ph - g.a.pad_w, end = g.w - first;  // in[first + m·s] exists for 0 ≤ first + m·s < w
+        const int64_t lo = std::min(row, first >= 0 ? 0 : (s - 1 - first) / s);
+        const int64_t hi = std::clamp<int64_t>(end > 0 ? (end + s - 1) / s : 0, lo, row);
+        std::fill(out, out + lo, 0.0f);
+        if (s == 1) copy_strided<1>(in, first, lo, hi, out, s);
+        else if (s == 2) copy_strided<2>(in, first, lo, hi, out, s);
+        else copy_strided<0>(in, first, lo, hi, out, s);
+        std::fill(out + hi, out + row, 0.0f);
     }
-    for (int64_t ph = 0; ph < s; ++ph, out += row)
-        for (int64_t m = 0; m < row; ++m) {
-            const int64_t xx = ph + m * s - g.a.pad_w;
-            out[m] = xx >= 0 && xx < g.w ? in[xx] : 0.0f;
-        }
 }
 
 // Where a tile is: output rows r, r + 1, … and columns [q0, q0 + n) of each, in `per_row` vectors.
