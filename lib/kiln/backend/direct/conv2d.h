@@ -6,7 +6,7 @@
 // up to four vectors of a wide row, or as many rows as fit in four (three on targets with 16
 // vector registers), e.g. 2 rows × 2 vectors or 4 narrow rows × 1 vector. Its OB·U sums stay in
 // registers while it runs over every input channel and tap. The input rows a band of output rows
-// reads are first copied into a stack buffer with zeros for the padding, split into `stride`
+// reads are first copied into a stack buffer between zeros for the padding, split into `stride`
 // phases, so that every tap is one contiguous load per vector and costs U loads, OB broadcasts of
 // a weight and OB·U FMAs. Every output element sums its taps in the reference's order (bias, then
 // c, i, j), in float; taps in the padding add w·0.
@@ -77,24 +77,33 @@ struct Band {
     }
 };
 
-// Phase ph of a padded row: out[m] = in[ph + m·s − pad_w] inside the image row, zeros outside;
-// the inside run is found first so that the copy loop has no branch (and, for a stride the
-// compiler knows, vectorises).
-template <int64_t S> void copy_strided(const float* in, int64_t first, int64_t lo, int64_t hi, float* out, int64_t s) {
-    const int64_t step = S > 0 ? S : s;
-    for (int64_t m = lo; m < hi; ++m) out[m] = in[first + m * step];
+// Phase ph of a padded input row holds out[m] = in[first + m·s] for lo ≤ m < hi (the image row's
+// columns ph − pad_w, ph − pad_w + s, …) and zeros elsewhere. The same for every row of a call.
+struct Run {
+    int64_t first, lo, hi;
+};
+inline Run phase_run(const ConvGeom& g, int64_t row, int64_t ph) {
+    const int64_t s = g.a.stride_w, first = ph - g.a.pad_w, end = g.w - first;  // in[first + m·s] exists for 0 ≤ first + m·s < w
+    const int64_t lo = std::min(row, first >= 0 ? 0 : (s - 1 - first) / s);
+    return {first, lo, std::clamp<int64_t>(end > 0 ? (end + s - 1) / s : 0, lo, row)};
 }
-inline void pad_row(const ConvGeom& g, const float* in, int64_t row, float* out) {
-    const int64_t s = g.a.stride_w;
-    for (int64_t ph = 0; ph < s; ++ph, out += row) {
-        const int64_t first = ph - g.a.pad_w, end = g.w - first;  // in[first + m·s] exists for 0 ≤ first + m·s < w
-        const int64_t lo = std::min(row, first >= 0 ? 0 : (s - 1 - first) / s);
-        const int64_t hi = std::clamp<int64_t>(end > 0 ? (end + s - 1) / s : 0, lo, row);
-        std::fill(out, out + lo, 0.0f);
-        if (s == 1) copy_strided<1>(in, first, lo, hi, out, s);
-        else if (s == 2) copy_strided<2>(in, first, lo, hi, out, s);
-        else copy_strided<0>(in, first, lo, hi, out, s);
-        std::fill(out + hi, out + row, 0.0f);
+// One phase of one image row into its place in the buffer (whose zeros around it are already there):
+// whole vectors at stride 1, the last one overlapping the one before (rewriting equal values); a
+// plain loop otherwise, which the compiler vectorises at stride 2.
+template <class V> void copy_run(const float* in, const Run& run, int64_t s, float* out) {
+    constexpr int64_t L = V::size;
+    const int64_t n = run.hi - run.lo;
+    if (s == 1 && n >= L) {
+        const float* from = in + run.first + run.lo;
+        float* to = out + run.lo;
+        for (int64_t m = 0; m < n; m += L) {
+            const int64_t at = std::min(m, n - L);
+            V::load_unaligned(from + at).store_unaligned(to + at);
+        }
+    } else if (s == 2) {
+        for (int64_t m = run.lo; m < run.hi; ++m) out[m] = in[run.first + 2 * m];
+    } else {
+        for (int64_t m = run.lo; m < run.hi; ++m) out[m] = in[run.first + m * s];
     }
 }
 
@@ -187,17 +196,23 @@ void conv2d_rows(const ConvGeom& g, const float* x, const float* w, const float*
     while (rows < r1 - r0 && group * input_rows(g, rows + 1) * per_input_row <= buffer_floats) ++rows;
     const int64_t per_row = (g.ow + L - 1) / L, tile_rows = std::max<int64_t>(1, max_block_vectors / per_row);
     const int64_t tile_columns = std::min(per_row, int64_t(max_block_vectors)) * L;
+    // Zeros once: the rows' padding columns are never written again, only each phase's run.
     alignas(64) float buffer[buffer_floats];
+    std::fill(buffer, buffer + group * input_rows(g, rows) * per_input_row, 0.0f);
+    const int64_t s = g.a.stride_w;
     for (int64_t rb = r0; rb < r1; rb += rows) {
         const int64_t re = std::min(r1, rb + rows), first = g.in_y(rb, 0);
         for (int64_t c0 = 0; c0 < g.c; c0 += group) {
             const detail::Band band{buffer, row, input_rows(g, rows), first, c0, std::min(g.c, c0 + group)};
-            for (int64_t c = band.c0; c < band.c1; ++c)
-                for (int64_t yy = first; yy < first + input_rows(g, re - rb); ++yy) {
-                    float* to = band.at(g, c, yy);
-                    if (yy >= 0 && yy < g.h) detail::pad_row(g, x + (c * g.h + yy) * g.w, row, to);
-                    else std::fill(to, to + per_input_row, 0.0f);
-                }
+            for (int64_t ph = 0; ph < s; ++ph) {
+                const detail::Run run = detail::phase_run(g, row, ph);
+                for (int64_t c = band.c0; c < band.c1; ++c)
+                    for (int64_t yy = first; yy < first + input_rows(g, re - rb); ++yy) {
+                        float* to = band.at(g, c, yy) + ph * row;
+                        if (yy >= 0 && yy < g.h) detail::copy_run<V>(x + (c * g.h + yy) * g.w, run, s, to);
+                        else std::fill(to + run.lo, to + run.hi, 0.0f);  // a row of the padding above or below
+                    }
+            }
             for (int64_t r = rb; r < re; r += tile_rows)
                 for (int64_t q0 = 0; q0 < g.ow; q0 += tile_columns) {
                     const int64_t n = std::min(tile_columns, g.ow - q0), vectors = (n + L - 1) / L;
