@@ -104,6 +104,30 @@ BOOST_AUTO_TEST_CASE(pool_output_sizes_and_ceil_mode) {
     BOOST_CHECK_THROW(nn::max_pool2d(g, x, 2, {.padding = 2}), Error);  // padding > kernel / 2
 }
 
+// MaxPool2d(2, ceil_mode=True) and AvgPool2d(2, ceil_mode=True) on an odd plane: the last window
+// of each row and column holds only what lies inside (PyTorch's values for 0…24; the average
+// divides by the elements inside), on the fast and the reference kernels — neither reads past
+// the row into the next one or past the plane.
+BOOST_AUTO_TEST_CASE(pool_2x2_ceil_mode_on_an_odd_plane_stays_inside) {
+    for (bool reference : {false, true}) {
+        Graph g;
+        Value x = g.input("x", {1, 1, 5, 5});
+        Value y = nn::max_pool2d(g, x, 2, {.ceil_mode = true}), z = nn::avg_pool2d(g, x, 2, {.ceil_mode = true});
+        CompileOptions o;
+        o.outputs = {y, z};
+        o.backend_options.reference = reference;
+        auto p = compile(g, o);
+        std::vector<float> xs(25);
+        for (int i = 0; i < 25; ++i) xs[i] = float(i);
+        p->write_input(x, xs.data(), 1);
+        p->forward(1);
+        const std::vector<float> max = {6, 8, 9, 16, 18, 19, 21, 23, 24}, got_max = p->read(y);
+        const std::vector<float> avg = {3, 5, 6.5, 13, 15, 16.5, 20.5, 22.5, 24}, got_avg = p->read(z);
+        BOOST_TEST(got_max == max, boost::test_tools::per_element());
+        BOOST_TEST(got_avg == avg, boost::test_tools::per_element());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(max_pool_values_and_gradient_to_the_first_maximum) {
     Graph g;
     Value x = g.param("x", {1, 1, 2, 4}, {1, 3, 5, 5,

@@ -165,10 +165,11 @@ KILN_HD int64_t pool_argmax(const float* plane, int64_t w, const PoolWindow& win
     return best;
 }
 
-// The common MaxPool2d(2): 2×2 windows, stride 2, no padding. The argmax of one window, with
+// The common MaxPool2d(2): 2×2 windows, stride 2, no padding, every window inside the plane (not
+// ceil_mode, whose last window on an odd side is cut). The argmax of one window, with
 // pool_argmax's rule (first maximum in row-major order, NaN winning), as an offset from its corner.
 KILN_HD bool is_plain_2x2(const Pool2dAttrs& a) {
-    return a.kernel_h == 2 && a.kernel_w == 2 && a.stride_h == 2 && a.stride_w == 2 && a.pad_h == 0 && a.pad_w == 0;
+    return a.kernel_h == 2 && a.kernel_w == 2 && a.stride_h == 2 && a.stride_w == 2 && a.pad_h == 0 && a.pad_w == 0 && !a.ceil_mode;
 }
 KILN_HD int64_t argmax_2x2(const float* corner, int64_t w) {
     const int64_t offsets[4] = {0, 1, w, w + 1};
