@@ -123,29 +123,67 @@ bool max_pool_stride1_padded(const Pool2dAttrs& a, const float* x, int64_t h, in
 }
 #endif
 
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+// Columns [0, n) of a row, n ≤ 2·lanes, as two vectors: the even columns and the odd ones (each
+// 2×2 window's left and right column); lanes past n/2 hold nothing that is used.
+inline void split_columns(const float* p, int64_t n, Vec& even, Vec& odd) {
+    // Vec is the widest vector the build targets: 16 lanes with AVX-512, 8 with AVX2, 4 with NEON.
+#if defined(__AVX512F__)
+    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(lo, p), b = _mm512_maskz_loadu_ps(hi, p + 16);
+    even = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b));
+    odd = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b));
+#else
+#if defined(__AVX2__)
+    if (n == 16) {  // in-lane shuffles give a0 a2 b0 b2 | a4 a6 b4 b6; the quarters then go in order
+        const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+        even = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)));
+        odd = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)));
+        return;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    if (n == 8) {
+        const float32x4x2_t v = vld2q_f32(p);
+        even = Vec(v.val[0]);
+        odd = Vec(v.val[1]);
+        return;
+    }
+#endif
+    alignas(64) float row[2 * lanes] = {}, e[lanes], o[lanes];  // a row's last columns
+    std::copy(p, p + n, row);
+    for (int64_t l = 0; l < lanes; ++l) e[l] = row[2 * l], o[l] = row[2 * l + 1];
+    even = Vec::load_aligned(e);
+    odd = Vec::load_aligned(o);
+#endif
+}
+#endif
+
 // MaxPool2d(2) (TinyVGG's): each output the first maximum of its 2×2 window in row-major order,
-// NaN winning (pool_takes). A vector of columns c… and its neighbours c + 1… of both rows gives
-// every even lane its window's maximum, compared in that order without branching on the data
-// (the scalar argmax mispredicts on every other window); the even lanes are then the outputs.
+// NaN winning (pool_takes). Each row's columns are split into even and odd vectors, so that a
+// lane holds one window and the four are compared in that order without branching on the data
+// (the scalar argmax mispredicts on every other window).
 void max_pool_2x2_plane(const float* x, int64_t w, float* y, int64_t oh, int64_t ow) {
-    auto take = [](float v, float mx) { return pool_takes(v, mx) ? v : mx; };
     for (int64_t r = 0; r < oh; ++r) {
         const float *a = x + 2 * r * w, *b = a + w;
         float* out = y + r * ow;
         int64_t q = 0;
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        auto takes = [](const Vec& v, const Vec& mx) {  // pool_takes
-            return xsimd::select((v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)), v, mx);
-        };
-        for (; 2 * q + lanes + 1 <= w && q + lanes / 2 <= ow; q += lanes / 2) {
-            const float *ac = a + 2 * q, *bc = b + 2 * q;
-            const Vec m = takes(Vec::load_unaligned(bc + 1),
-                                takes(Vec::load_unaligned(bc), takes(Vec::load_unaligned(ac + 1), Vec::load_unaligned(ac))));
-            alignas(64) float lanes_out[lanes];
-            m.store_aligned(lanes_out);
-            for (int64_t l = 0; l < lanes / 2; ++l) out[q + l] = lanes_out[2 * l];
+        for (; q < ow; q += lanes) {
+            const int64_t n = std::min<int64_t>(2 * lanes, 2 * (ow - q));  // columns of these windows
+            Vec a0, a1, b0, b1;
+            split_columns(a + 2 * q, n, a0, a1);
+            split_columns(b + 2 * q, n, b0, b1);
+            const Vec m = pool_take(b1, pool_take(b0, pool_take(a1, a0)));
+            if (q + lanes <= ow) {
+                m.store_unaligned(out + q);
+            } else {
+                alignas(64) float part[lanes];
+                m.store_aligned(part);
+                std::copy(part, part + (ow - q), out + q);
+            }
         }
 #endif
+        auto take = [](float v, float mx) { return pool_takes(v, mx) ? v : mx; };
         for (; q < ow; ++q) out[q] = take(b[2 * q + 1], take(b[2 * q], take(a[2 * q + 1], a[2 * q])));
     }
 }
