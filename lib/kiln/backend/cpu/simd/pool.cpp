@@ -188,6 +188,73 @@ void max_pool_2x2_plane(const float* x, int64_t w, float* y, int64_t oh, int64_t
     }
 }
 
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+// split_columns' inverse: even and odd interleaved into columns [0, n) of a row, n ≤ 2·lanes.
+inline void join_columns(const Vec& even, const Vec& odd, int64_t n, float* p) {
+#if defined(__AVX512F__)
+    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+    _mm512_mask_storeu_ps(p, lo, _mm512_permutex2var_ps(even, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), odd));
+    _mm512_mask_storeu_ps(p + 16, hi, _mm512_permutex2var_ps(even, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), odd));
+#else
+#if defined(__AVX2__)
+    if (n == 16) {  // unpacking gives e0 o0 e1 o1 | e4 o4 e5 o5 and e2 o2 e3 o3 | e6 o6 e7 o7; the halves then go in order
+        const __m256 l = _mm256_unpacklo_ps(even, odd), h = _mm256_unpackhi_ps(even, odd);
+        _mm256_storeu_ps(p, _mm256_permute2f128_ps(l, h, 0x20));
+        _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(l, h, 0x31));
+        return;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    if (n == 8) {
+        vst2q_f32(p, float32x4x2_t{{even, odd}});
+        return;
+    }
+#endif
+    alignas(64) float e[lanes], o[lanes];  // a row's last columns
+    even.store_aligned(e);
+    odd.store_aligned(o);
+    for (int64_t m = 0; m < n; ++m) p[m] = m % 2 ? o[m / 2] : e[m / 2];
+#endif
+}
+
+// MaxPool2d(2)'s gradient: dy to each window's first maximum (max_pool_2x2_plane's choice, kept
+// as which of the four it was), zeros to the rest of the window and to a last odd row or column.
+void max_pool_2x2_grad_plane(const float* x, const float* dy, int64_t h, int64_t w, float* dx, int64_t oh, int64_t ow) {
+    const Vec zero(0.0f);
+    for (int64_t r = 0; r < oh; ++r) {
+        const float *a = x + 2 * r * w, *b = a + w;
+        float *da = dx + 2 * r * w, *db = da + w;
+        for (int64_t q = 0; q < ow; q += lanes) {
+            const int64_t n = std::min<int64_t>(2 * lanes, 2 * (ow - q));
+            Vec a0, a1, b0, b1;
+            split_columns(a + 2 * q, n, a0, a1);
+            split_columns(b + 2 * q, n, b0, b1);
+            Vec g;
+            if (q + lanes <= ow) {
+                g = Vec::load_unaligned(dy + r * ow + q);
+            } else {
+                alignas(64) float part[lanes] = {};
+                std::copy(dy + r * ow + q, dy + (r + 1) * ow, part);
+                g = Vec::load_aligned(part);
+            }
+            // Which of a0, a1, b0, b1 each window takes: the last one that pool_takes took.
+            Vec mx = a0;
+            auto t1 = (a1 > mx) | (xsimd::isnan(a1) & !xsimd::isnan(mx));
+            mx = xsimd::select(t1, a1, mx);
+            auto t2 = (b0 > mx) | (xsimd::isnan(b0) & !xsimd::isnan(mx));
+            mx = xsimd::select(t2, b0, mx);
+            auto t3 = (b1 > mx) | (xsimd::isnan(b1) & !xsimd::isnan(mx));
+            t2 = t2 & !t3;
+            t1 = t1 & !t2 & !t3;
+            const auto t0 = !(t1 | t2 | t3);
+            join_columns(xsimd::select(t0, g, zero), xsimd::select(t1, g, zero), n, da + 2 * q);
+            join_columns(xsimd::select(t2, g, zero), xsimd::select(t3, g, zero), n, db + 2 * q);
+        }
+        if (w > 2 * ow) da[w - 1] = db[w - 1] = 0.0f;
+    }
+    std::fill(dx + 2 * oh * w, dx + h * w, 0.0f);
+}
+#endif
+
 }  // namespace
 
 void max_pool2d(const KernelCall& c, Context& ctx) {
@@ -211,6 +278,9 @@ void max_pool2d_grad(const KernelCall& c, Context& ctx) {
         const float *dy = c.in[0].as<float>() + k * y[2] * y[3], *in = c.in[1].as<float>() + k * x[2] * x[3];
         float* dx = c.out.as<float>() + k * x[2] * x[3];
         if (a.stride_w == 1) max_pool_stride1_plane<true>(a, in, x[2], x[3], y[2], y[3], nullptr, dy, dx);
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+        else if (is_plain_2x2(a)) max_pool_2x2_grad_plane(in, dy, x[2], x[3], dx, y[2], y[3]);
+#endif
         else max_pool_grad_plane(a, dy, in, x[2], x[3], dx, y[2], y[3]);
     });
 }
