@@ -111,6 +111,10 @@ inline std::vector<OpCase> op_cases() {
         {"conv2d_one_image_bands", {{1, 2, 5, 1}, {3, 2, 3, 3}, {3}}, {{1, 512, 30, 1}, {8, 512, 3, 3}, {8}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 1}); }},
         // 'Same' size (stride 1, output = input): the fast im2col copies shifted planes.
+        // LeNet-5's second convolution: 'valid' 5×5 at stride 1, whose input gradient the CPU
+        // backend computes as the transposed (padded, flipped) direct convolution.
+        {"conv2d_valid_5x5", {{2, 2, 8, 8}, {3, 2, 5, 5}, {3}}, {{4, 6, 14, 14}, {16, 6, 5, 5}, {16}},
+         [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {}); }},
         {"conv2d_same_3x5", {{2, 2, 4, 6}, {3, 2, 3, 5}, {3}}, {{3, 3, 6, 9}, {4, 3, 3, 5}, {4}},
          [](Graph& g, V p) { return g.conv2d(p[0], p[1], p[2], {.pad_h = 1, .pad_w = 2}); }},
         {"conv2d_same_dilated", {{1, 2, 5, 5}, {2, 2, 3, 3}}, {{2, 3, 11, 10}, {5, 3, 3, 3}},

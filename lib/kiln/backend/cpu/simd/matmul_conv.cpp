@@ -299,12 +299,16 @@ namespace {
 // With stride 1, the input gradient is itself a convolution: dy (padded by dil·(k−1) − pad)
 // with the weight flipped in space and transposed to [C, O, kh, kw]. Its GEMMs contract over
 // O·kh·kw instead of O and write dx directly, with no col2im. Used for 'same'-size convolutions,
-// whose transposed conv is 'same'-size too (its columns are shifted copies); a 'valid' conv's
-// would pad dy by dil·(k−1) and mostly multiply zeros, so those keep GEMM + col2im.
-bool grad_input_is_a_conv(const ConvGeom& g) { return same_size(g); }
+// whose transposed conv is 'same'-size too (its columns are shifted copies), and for others at
+// stride 1 where the direct convolution suits it: a 'valid' conv's pads dy by dil·(k−1) and
+// multiplies zeros there (twice the arithmetic in LeNet-5's 5×5 on 14×14), yet runs 1.9× faster
+// than GEMM + col2im, whose GEMM contracts over O alone (16 there).
 ConvGeom grad_input_geom(const ConvGeom& g) {
     const Conv2dAttrs a{1, 1, int(g.a.dil_h * (g.kh - 1) - g.a.pad_h), int(g.a.dil_w * (g.kw - 1) - g.a.pad_w), g.a.dil_h, g.a.dil_w};
     return ConvGeom(Shape{g.n, g.o, g.oh, g.ow}, Shape{g.c, g.o, g.kh, g.kw}, a);
+}
+bool grad_input_is_a_conv(const ConvGeom& g) {
+    return same_size(g) || (g.a.stride_h == 1 && g.a.stride_w == 1 && Direct::suit(grad_input_geom(g)));
 }
 
 }  // namespace
