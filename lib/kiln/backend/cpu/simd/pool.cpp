@@ -1,5 +1,7 @@
-// Fast pooling kernels: planes in parallel (kernel_math.h arithmetic), with vector paths for
-// max pooling at stride 1 and MaxPool2d(2).
+// Fast pooling kernels: planes in parallel (kernel_math.h arithmetic), with vector paths for max
+// pooling at stride 1 (resnet_mini's MaxPool(3, 1, 1)) and for MaxPool2d(2), forward and
+// backward; each gives the reference's bits. Average pooling and the rest run kernel_math.h's
+// loops (a vector AvgPool2d(2) measured slower on LeNet-5's 28- and 10-wide planes).
 #include <algorithm>
 #include <cmath>
 
@@ -14,6 +16,7 @@ template <class F> void for_planes(Context& ctx, const Shape& x, F f) {
         for (int64_t k = k0; k < k1; ++k) f(k);
     });
 }
+
 // Max pooling with stride 1 (resnet_mini's MaxPool(3, 1, 1)): outputs whose whole window lies
 // inside the plane go a vector at a time, each lane tracking its maximum (and, for the gradient,
 // the window offset of it) with pool_takes' rule; the border takes kernel_math.h's scalar path.
@@ -70,6 +73,80 @@ void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
 inline Vec pool_take(const Vec& v, const Vec& mx) {  // pool_takes, lane by lane
     return xsimd::select((v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)), v, mx);
 }
+// The first n values at p as a vector (the rest zeros), and a vector's first n lanes to p: a
+// row's last, partial vector.
+inline Vec load_first(const float* p, int64_t n) {
+    if (n >= lanes) return Vec::load_unaligned(p);
+    alignas(64) float part[lanes] = {};
+    std::copy(p, p + n, part);
+    return Vec::load_aligned(part);
+}
+inline void store_first(const Vec& v, int64_t n, float* p) {
+    if (n >= lanes) return v.store_unaligned(p);
+    alignas(64) float part[lanes];
+    v.store_aligned(part);
+    std::copy(part, part + n, p);
+}
+
+// Columns [0, n) of a row, n ≤ 2·lanes, as two vectors: the even columns and the odd ones (each
+// 2×2 window's left and right column); lanes past n/2 hold nothing that is used.
+inline void split_columns(const float* p, int64_t n, Vec& even, Vec& odd) {
+    // Vec is the widest vector the build targets: 16 lanes with AVX-512, 8 with AVX2, 4 with NEON.
+#if defined(__AVX512F__)
+    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(lo, p), b = _mm512_maskz_loadu_ps(hi, p + 16);
+    even = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b));
+    odd = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b));
+#else
+#if defined(__AVX2__)
+    if (n == 16) {  // in-lane shuffles give a0 a2 b0 b2 | a4 a6 b4 b6; the quarters then go in order
+        const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+        even = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)));
+        odd = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)));
+        return;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    if (n == 8) {
+        const float32x4x2_t v = vld2q_f32(p);
+        even = Vec(v.val[0]);
+        odd = Vec(v.val[1]);
+        return;
+    }
+#endif
+    alignas(64) float row[2 * lanes] = {}, e[lanes], o[lanes];  // a row's last columns
+    std::copy(p, p + n, row);
+    for (int64_t l = 0; l < lanes; ++l) e[l] = row[2 * l], o[l] = row[2 * l + 1];
+    even = Vec::load_aligned(e);
+    odd = Vec::load_aligned(o);
+#endif
+}
+
+// split_columns' inverse: even and odd interleaved into columns [0, n) of a row, n ≤ 2·lanes.
+inline void join_columns(const Vec& even, const Vec& odd, int64_t n, float* p) {
+#if defined(__AVX512F__)
+    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+    _mm512_mask_storeu_ps(p, lo, _mm512_permutex2var_ps(even, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), odd));
+    _mm512_mask_storeu_ps(p + 16, hi, _mm512_permutex2var_ps(even, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), odd));
+#else
+#if defined(__AVX2__)
+    if (n == 16) {  // unpacking gives e0 o0 e1 o1 | e4 o4 e5 o5 and e2 o2 e3 o3 | e6 o6 e7 o7; the halves then go in order
+        const __m256 l = _mm256_unpacklo_ps(even, odd), h = _mm256_unpackhi_ps(even, odd);
+        _mm256_storeu_ps(p, _mm256_permute2f128_ps(l, h, 0x20));
+        _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(l, h, 0x31));
+        return;
+    }
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    if (n == 8) {
+        vst2q_f32(p, float32x4x2_t{{even, odd}});
+        return;
+    }
+#endif
+    alignas(64) float e[lanes], o[lanes];  // a row's last columns
+    even.store_aligned(e);
+    odd.store_aligned(o);
+    for (int64_t m = 0; m < n; ++m) p[m] = m % 2 ? o[m / 2] : e[m / 2];
+#endif
+}
 
 // The forward pass at stride 1 with the border in vectors too, separably: each input row is
 // copied once between −∞ pads and reduced to its row maxima (each column's window, left to
@@ -110,110 +187,25 @@ bool max_pool_stride1_padded(const Pool2dAttrs& a, const float* x, int64_t h, in
         for (int64_t q = 0; q < ow; q += lanes) {
             Vec mx(-INFINITY);
             for (int64_t i = 0; i < n; ++i) mx = pool_take(Vec::load_aligned(window[i] + q), mx);
-            if (q + lanes <= ow) {
-                mx.store_unaligned(y + r * ow + q);
-            } else {
-                alignas(64) float tail[lanes];
-                mx.store_aligned(tail);
-                std::copy(tail, tail + (ow - q), y + r * ow + q);
-            }
+            store_first(mx, ow - q, y + r * ow + q);
         }
     }
     return true;
 }
-#endif
-
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-// Columns [0, n) of a row, n ≤ 2·lanes, as two vectors: the even columns and the odd ones (each
-// 2×2 window's left and right column); lanes past n/2 hold nothing that is used.
-inline void split_columns(const float* p, int64_t n, Vec& even, Vec& odd) {
-    // Vec is the widest vector the build targets: 16 lanes with AVX-512, 8 with AVX2, 4 with NEON.
-#if defined(__AVX512F__)
-    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
-    const __m512 a = _mm512_maskz_loadu_ps(lo, p), b = _mm512_maskz_loadu_ps(hi, p + 16);
-    even = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b));
-    odd = Vec(_mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b));
-#else
-#if defined(__AVX2__)
-    if (n == 16) {  // in-lane shuffles give a0 a2 b0 b2 | a4 a6 b4 b6; the quarters then go in order
-        const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-        even = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)));
-        odd = Vec(_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)));
-        return;
-    }
-#elif defined(__ARM_NEON) && defined(__aarch64__)
-    if (n == 8) {
-        const float32x4x2_t v = vld2q_f32(p);
-        even = Vec(v.val[0]);
-        odd = Vec(v.val[1]);
-        return;
-    }
-#endif
-    alignas(64) float row[2 * lanes] = {}, e[lanes], o[lanes];  // a row's last columns
-    std::copy(p, p + n, row);
-    for (int64_t l = 0; l < lanes; ++l) e[l] = row[2 * l], o[l] = row[2 * l + 1];
-    even = Vec::load_aligned(e);
-    odd = Vec::load_aligned(o);
-#endif
-}
-#endif
 
 // MaxPool2d(2) (TinyVGG's): each output the first maximum of its 2×2 window in row-major order,
 // NaN winning (pool_takes). Each row's columns are split into even and odd vectors, so that a
 // lane holds one window and the four are compared in that order without branching on the data
 // (the scalar argmax mispredicts on every other window).
 void max_pool_2x2_plane(const float* x, int64_t w, float* y, int64_t oh, int64_t ow) {
-    for (int64_t r = 0; r < oh; ++r) {
-        const float *a = x + 2 * r * w, *b = a + w;
-        float* out = y + r * ow;
-        int64_t q = 0;
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        for (; q < ow; q += lanes) {
+    for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; q += lanes) {
             const int64_t n = std::min<int64_t>(2 * lanes, 2 * (ow - q));  // columns of these windows
             Vec a0, a1, b0, b1;
-            split_columns(a + 2 * q, n, a0, a1);
-            split_columns(b + 2 * q, n, b0, b1);
-            const Vec m = pool_take(b1, pool_take(b0, pool_take(a1, a0)));
-            if (q + lanes <= ow) {
-                m.store_unaligned(out + q);
-            } else {
-                alignas(64) float part[lanes];
-                m.store_aligned(part);
-                std::copy(part, part + (ow - q), out + q);
-            }
+            split_columns(x + 2 * r * w + 2 * q, n, a0, a1);
+            split_columns(x + (2 * r + 1) * w + 2 * q, n, b0, b1);
+            store_first(pool_take(b1, pool_take(b0, pool_take(a1, a0))), ow - q, y + r * ow + q);
         }
-#endif
-        auto take = [](float v, float mx) { return pool_takes(v, mx) ? v : mx; };
-        for (; q < ow; ++q) out[q] = take(b[2 * q + 1], take(b[2 * q], take(a[2 * q + 1], a[2 * q])));
-    }
-}
-
-#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-// split_columns' inverse: even and odd interleaved into columns [0, n) of a row, n ≤ 2·lanes.
-inline void join_columns(const Vec& even, const Vec& odd, int64_t n, float* p) {
-#if defined(__AVX512F__)
-    const __mmask16 lo = n >= 16 ? 0xffff : __mmask16((1u << n) - 1), hi = n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
-    _mm512_mask_storeu_ps(p, lo, _mm512_permutex2var_ps(even, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), odd));
-    _mm512_mask_storeu_ps(p + 16, hi, _mm512_permutex2var_ps(even, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), odd));
-#else
-#if defined(__AVX2__)
-    if (n == 16) {  // unpacking gives e0 o0 e1 o1 | e4 o4 e5 o5 and e2 o2 e3 o3 | e6 o6 e7 o7; the halves then go in order
-        const __m256 l = _mm256_unpacklo_ps(even, odd), h = _mm256_unpackhi_ps(even, odd);
-        _mm256_storeu_ps(p, _mm256_permute2f128_ps(l, h, 0x20));
-        _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(l, h, 0x31));
-        return;
-    }
-#elif defined(__ARM_NEON) && defined(__aarch64__)
-    if (n == 8) {
-        vst2q_f32(p, float32x4x2_t{{even, odd}});
-        return;
-    }
-#endif
-    alignas(64) float e[lanes], o[lanes];  // a row's last columns
-    even.store_aligned(e);
-    odd.store_aligned(o);
-    for (int64_t m = 0; m < n; ++m) p[m] = m % 2 ? o[m / 2] : e[m / 2];
-#endif
 }
 
 // MaxPool2d(2)'s gradient: dy to each window's first maximum (max_pool_2x2_plane's choice, kept
@@ -228,14 +220,7 @@ void max_pool_2x2_grad_plane(const float* x, const float* dy, int64_t h, int64_t
             Vec a0, a1, b0, b1;
             split_columns(a + 2 * q, n, a0, a1);
             split_columns(b + 2 * q, n, b0, b1);
-            Vec g;
-            if (q + lanes <= ow) {
-                g = Vec::load_unaligned(dy + r * ow + q);
-            } else {
-                alignas(64) float part[lanes] = {};
-                std::copy(dy + r * ow + q, dy + (r + 1) * ow, part);
-                g = Vec::load_aligned(part);
-            }
+            const Vec g = load_first(dy + r * ow + q, ow - q);
             // Which of a0, a1, b0, b1 each window takes: the last one that pool_takes took.
             Vec mx = a0;
             auto t1 = (a1 > mx) | (xsimd::isnan(a1) & !xsimd::isnan(mx));
@@ -265,9 +250,9 @@ void max_pool2d(const KernelCall& c, Context& ctx) {
         float* out = c.out.as<float>() + k * y[2] * y[3];
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
         if (a.stride_w == 1 && max_pool_stride1_padded(a, in, x[2], x[3], y[2], y[3], out)) return;
+        if (is_plain_2x2(a)) return max_pool_2x2_plane(in, x[3], out, y[2], y[3]);
 #endif
         if (a.stride_w == 1) max_pool_stride1_plane<false>(a, in, x[2], x[3], y[2], y[3], out, nullptr, nullptr);
-        else if (is_plain_2x2(a)) max_pool_2x2_plane(in, x[3], out, y[2], y[3]);
         else max_pool_plane(a, in, x[2], x[3], out, y[2], y[3]);
     });
 }
@@ -277,10 +262,10 @@ void max_pool2d_grad(const KernelCall& c, Context& ctx) {
     for_planes(ctx, x, [&](int64_t k) {
         const float *dy = c.in[0].as<float>() + k * y[2] * y[3], *in = c.in[1].as<float>() + k * x[2] * x[3];
         float* dx = c.out.as<float>() + k * x[2] * x[3];
-        if (a.stride_w == 1) max_pool_stride1_plane<true>(a, in, x[2], x[3], y[2], y[3], nullptr, dy, dx);
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-        else if (is_plain_2x2(a)) max_pool_2x2_grad_plane(in, dy, x[2], x[3], dx, y[2], y[3]);
+        if (is_plain_2x2(a)) return max_pool_2x2_grad_plane(in, dy, x[2], x[3], dx, y[2], y[3]);
 #endif
+        if (a.stride_w == 1) max_pool_stride1_plane<true>(a, in, x[2], x[3], y[2], y[3], nullptr, dy, dx);
         else max_pool_grad_plane(a, dy, in, x[2], x[3], dx, y[2], y[3]);
     });
 }
