@@ -1,13 +1,17 @@
 // backend/quant_math.h, int8 inference's integer arithmetic, against hand-worked values from
-// gemmlowp's and TensorFlow Lite's definitions and against exact arithmetic in double.
+// gemmlowp's and TensorFlow Lite's definitions and against exact arithmetic in double; the integer
+// reference kernels (backend/reference/quantized.h) against float arithmetic on their codes.
 #define BOOST_TEST_MODULE quant_math
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "kiln/backend/quant_math.h"
+#include "kiln/backend/reference/quantized.h"
 
 using namespace kiln::quant;
 
@@ -117,4 +121,95 @@ BOOST_AUTO_TEST_CASE(weight_scale_is_the_largest_magnitude_over_127) {
     BOOST_TEST(weight_scale(zeros, 2) == 1.0f);
     const Params p{weight_scale(w, 3), 0};
     BOOST_TEST(int(quantize(-2.54f, p, -127, 127)) == -127);
+}
+
+// The integer reference kernels (backend/reference/quantized.h) against the float arithmetic of
+// the values their codes stand for: each output within one code of that result quantized (the
+// multiplier's rounding moves a few across a rounding boundary), and almost all exactly on it.
+namespace {
+
+struct Codes {
+    std::vector<int8_t> x, w;
+    std::vector<int32_t> bias;
+    std::vector<float> w_scale;
+    Params xp{0.02f, -5};
+};
+
+Codes random_codes(int64_t x_count, int64_t o, int64_t per_channel, uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::uniform_int_distribution<int> x8(-128, 127), w8(-127, 127), b32(-2000, 2000);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f);
+    Codes c;
+    for (int64_t i = 0; i < x_count; ++i) c.x.push_back(int8_t(x8(gen)));
+    for (int64_t i = 0; i < o * per_channel; ++i) c.w.push_back(int8_t(w8(gen)));
+    for (int64_t i = 0; i < o; ++i) c.bias.push_back(b32(gen)), c.w_scale.push_back(scale(gen));
+    return c;
+}
+
+// Quantizes `real` with the encoding its own range gives, compares with `got` (from `relu`'s
+// clamp on when set), and returns the share that is exact.
+double compare(const std::vector<double>& real, const std::vector<int8_t>& got, const Params& yp, bool relu) {
+    BOOST_REQUIRE_EQUAL(real.size(), got.size());
+    int64_t exact = 0;
+    for (size_t i = 0; i < real.size(); ++i) {
+        double want = std::round(real[i] / yp.scale) + yp.zero_point;
+        want = std::clamp(want, relu ? double(yp.zero_point) : -128.0, 127.0);
+        BOOST_TEST(std::fabs(double(got[i]) - want) <= 1.0, "output " << i << ": " << int(got[i]) << " for " << want);
+        exact += double(got[i]) == want;
+    }
+    BOOST_TEST_MESSAGE(exact << " of " << real.size() << " outputs exactly on the quantized float result");
+    return double(exact) / double(real.size());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reference_conv2d_is_the_float_convolution_of_its_codes) {
+    const kiln::ConvGeom g(kiln::Shape{2, 3, 7, 6}, kiln::Shape{4, 3, 3, 3}, kiln::Conv2dAttrs{.stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1});
+    const Codes c = random_codes(2 * 3 * 7 * 6, 4, 3 * 3 * 3, 5);
+    std::vector<double> real(g.n * g.o * g.p());
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t o = 0; o < g.o; ++o)
+            for (int64_t r = 0; r < g.oh; ++r)
+                for (int64_t q = 0; q < g.ow; ++q) {
+                    const double unit = double(c.xp.scale) * c.w_scale[o];
+                    double s = c.bias[o] * unit;
+                    for (int64_t ch = 0; ch < g.c; ++ch)
+                        for (int64_t i = 0; i < g.kh; ++i)
+                            for (int64_t j = 0; j < g.kw; ++j) {
+                                const int64_t yy = g.in_y(r, i), xx = g.in_x(q, j);
+                                if (yy < 0 || yy >= g.h || xx < 0 || xx >= g.w) continue;  // padding: the real 0
+                                s += (c.x[((b * g.c + ch) * g.h + yy) * g.w + xx] - c.xp.zero_point) * unit *
+                                     c.w[((o * g.c + ch) * g.kh + i) * g.kw + j];
+                            }
+                    real[((b * g.o + o) * g.oh + r) * g.ow + q] = s;
+                }
+    const auto [lo, hi] = std::minmax_element(real.begin(), real.end());
+    const Params yp = activation_params(float(*lo), float(*hi));
+    std::vector<Multiplier> m;
+    for (int64_t o = 0; o < g.o; ++o) m.push_back(output_multiplier(c.xp.scale, c.w_scale[o], yp.scale));
+    for (bool relu : {false, true}) {
+        std::vector<int8_t> y(real.size());
+        conv2d(g, c.x.data(), c.xp.zero_point, c.w.data(), c.bias.data(), Output{m.data(), yp.zero_point, relu ? yp.zero_point : -128, 127}, y.data());
+        BOOST_TEST(compare(real, y, yp, relu) >= 0.95);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(reference_linear_is_the_float_product_of_its_codes) {
+    const int64_t n = 5, k = 300, o = 7;
+    const Codes c = random_codes(n * k, o, k, 9);
+    std::vector<double> real(n * o);
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t m = 0; m < o; ++m) {
+            const double unit = double(c.xp.scale) * c.w_scale[m];
+            double s = c.bias[m] * unit;
+            for (int64_t t = 0; t < k; ++t) s += (c.x[b * k + t] - c.xp.zero_point) * unit * c.w[m * k + t];
+            real[b * o + m] = s;
+        }
+    const auto [lo, hi] = std::minmax_element(real.begin(), real.end());
+    const Params yp = activation_params(float(*lo), float(*hi));
+    std::vector<Multiplier> m;
+    for (int64_t i = 0; i < o; ++i) m.push_back(output_multiplier(c.xp.scale, c.w_scale[i], yp.scale));
+    std::vector<int8_t> y(real.size());
+    linear(n, k, o, c.x.data(), c.xp.zero_point, c.w.data(), c.bias.data(), Output{m.data(), yp.zero_point}, y.data());
+    BOOST_TEST(compare(real, y, yp, false) >= 0.95);
 }

@@ -1,0 +1,61 @@
+// The integer reference kernels of int8 inference: the oracle that issue 15's fast paths (VNNI,
+// AVX2, NEON sdot, the Cortex-M runtime) must match bit for bit. Written as plain loops over
+// int32 sums, which are exact in any order, then one requantization per output (quant_math.h).
+// An input's zero point stands for the real 0, so a tap in the padding adds nothing and is skipped.
+// A sum has |terms| ≤ 255 · 127, so up to 65,536 of them (C·kh·kw, or K) cannot overflow int32;
+// an exporter refuses more.
+#pragma once
+#include <cstdint>
+
+#include "kiln/backend/kernel_math.h"
+#include "kiln/backend/quant_math.h"
+
+namespace kiln::quant {
+
+// Where an int32 sum goes: per output channel o, y = clamp(multiply(sum, multiplier[o]) + zero_point,
+// lo, hi); lo = the zero point fuses a ReLU.
+struct Output {
+    const Multiplier* multiplier;
+    int32_t zero_point = 0, lo = -128, hi = 127;
+};
+
+// y [n, o, oh, ow] from x [n, c, h, w] (zero point x_zero) and w [o, c, kh, kw] (symmetric, per
+// output channel), with bias [o] in the sum's scale (x_scale · w_scale[o]) or null.
+KILN_HD void conv2d(const ConvGeom& g, const int8_t* x, int32_t x_zero, const int8_t* w, const int32_t* bias, const Output& out,
+                    int8_t* y) {
+    for (int64_t b = 0; b < g.n; ++b)
+        for (int64_t o = 0; o < g.o; ++o)
+            for (int64_t r = 0; r < g.oh; ++r)
+                for (int64_t q = 0; q < g.ow; ++q) {
+                    int32_t sum = bias ? bias[o] : 0;
+                    for (int64_t c = 0; c < g.c; ++c)
+                        for (int64_t i = 0; i < g.kh; ++i) {
+                            const int64_t yy = g.in_y(r, i);
+                            if (yy < 0 || yy >= g.h) continue;
+                            for (int64_t j = 0; j < g.kw; ++j) {
+                                const int64_t xx = g.in_x(q, j);
+                                if (xx < 0 || xx >= g.w) continue;
+                                sum += (int32_t(x[((b * g.c + c) * g.h + yy) * g.w + xx]) - x_zero) * int32_t(w[((o * g.c + c) * g.kh + i) * g.kw + j]);
+                            }
+                        }
+                    y[((b * g.o + o) * g.oh + r) * g.ow + q] = requantize(sum, out.multiplier[o], out.zero_point, out.lo, out.hi);
+                }
+}
+
+// y [n, o] = x [n, k] · w [o, k]ᵀ (+ bias [o]): PyTorch's Linear.
+KILN_HD void linear(int64_t n, int64_t k, int64_t o, const int8_t* x, int32_t x_zero, const int8_t* w, const int32_t* bias,
+                    const Output& out, int8_t* y) {
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t m = 0; m < o; ++m) {
+            int32_t sum = bias ? bias[m] : 0;
+            for (int64_t t = 0; t < k; ++t) sum += (int32_t(x[b * k + t]) - x_zero) * int32_t(w[m * k + t]);
+            y[b * o + m] = requantize(sum, out.multiplier[m], out.zero_point, out.lo, out.hi);
+        }
+}
+
+// The multiplier that takes a sum in x_scale · w_scale to the output's scale.
+inline Multiplier output_multiplier(float x_scale, float w_scale, float y_scale) {
+    return quantize_multiplier(double(x_scale) * double(w_scale) / double(y_scale));
+}
+
+}  // namespace kiln::quant
