@@ -213,3 +213,50 @@ BOOST_AUTO_TEST_CASE(reference_linear_is_the_float_product_of_its_codes) {
     linear(n, k, o, c.x.data(), c.xp.zero_point, c.w.data(), c.bias.data(), Output{m.data(), yp.zero_point}, y.data());
     BOOST_TEST(compare(real, y, yp, false) >= 0.95);
 }
+
+BOOST_AUTO_TEST_CASE(reference_pooling_keeps_the_encoding) {
+    const Params p{0.05f, 7};
+    std::mt19937 gen(13);
+    std::uniform_int_distribution<int> x8(-128, 127);
+    const int64_t planes = 3, h = 7, w = 9;
+    std::vector<int8_t> x(planes * h * w);
+    for (int8_t& v : x) v = int8_t(x8(gen));
+    std::vector<float> real(x.size());
+    for (size_t i = 0; i < x.size(); ++i) real[i] = dequantize(x[i], p);
+    const kiln::Pool2dAttrs cases[] = {
+        {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2},
+        {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true, .count_include_pad = false},
+    };
+    for (const kiln::Pool2dAttrs& a : cases) {
+        const int64_t oh = kiln::window_out_size(h, a.kernel_h, a.stride_h, a.pad_h, 1, a.ceil_mode);
+        const int64_t ow = kiln::window_out_size(w, a.kernel_w, a.stride_w, a.pad_w, 1, a.ceil_mode);
+        std::vector<int8_t> mx(planes * oh * ow), avg(mx.size());
+        std::vector<float> mx_real(mx.size()), avg_real(mx.size());
+        max_pool2d(a, x.data(), planes, h, w, oh, ow, mx.data());
+        avg_pool2d(a, x.data(), p.zero_point, planes, h, w, oh, ow, avg.data());
+        for (int64_t k = 0; k < planes; ++k) {
+            kiln::max_pool_plane(a, real.data() + k * h * w, h, w, mx_real.data() + k * oh * ow, oh, ow);
+            kiln::avg_pool_plane(a, real.data() + k * h * w, h, w, avg_real.data() + k * oh * ow, oh, ow);
+        }
+        for (size_t i = 0; i < mx.size(); ++i) {
+            BOOST_TEST(int(mx[i]) == int(quantize(mx_real[i], p)));  // the largest code is the largest value's
+            // The average's code is the float average's, rounded once: within half a code.
+            BOOST_TEST(std::fabs(double(avg[i]) - (double(avg_real[i]) / p.scale + p.zero_point)) <= 0.5 + 1e-4);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(reference_add_is_the_float_sum_requantized) {
+    const Params a{0.03f, -20}, b{0.011f, 40}, y{0.05f, 3};
+    std::mt19937 gen(17);
+    std::uniform_int_distribution<int> x8(-128, 127);
+    std::vector<int8_t> xa(4000), xb(4000), out(4000);
+    for (size_t i = 0; i < xa.size(); ++i) xa[i] = int8_t(x8(gen)), xb[i] = int8_t(x8(gen));
+    for (bool relu : {false, true}) {
+        add(add_params(a, b, y, relu), xa.data(), xb.data(), int64_t(xa.size()), out.data());
+        std::vector<double> real(xa.size());
+        for (size_t i = 0; i < xa.size(); ++i) real[i] = double(dequantize(xa[i], a)) + double(dequantize(xb[i], b));
+        BOOST_TEST(compare(real, out, y, relu) >= 0.95);
+    }
+}

@@ -53,6 +53,60 @@ KILN_HD void linear(int64_t n, int64_t k, int64_t o, const int8_t* x, int32_t x_
         }
 }
 
+// Pooling keeps its input's encoding. Max pooling compares codes (the encoding is monotonic);
+// average pooling divides the window's sum of codes by its divisor (PoolWindow's, as the float
+// kernel's) rounding half away from zero, as TensorFlow Lite's int8 AveragePool. A padded tap of
+// AvgPool2d with count_include_pad counts in the divisor and adds the zero point's code.
+KILN_HD void max_pool2d(const Pool2dAttrs& a, const int8_t* x, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, int8_t* y) {
+    for (int64_t k = 0; k < planes; ++k)
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                const PoolWindow win(a, h, w, r, q);
+                int8_t top = -128;
+                for (int64_t yy = win.y0 < 0 ? 0 : win.y0; yy < (win.y1 < h ? win.y1 : h); ++yy)
+                    for (int64_t xx = win.x0 < 0 ? 0 : win.x0; xx < (win.x1 < w ? win.x1 : w); ++xx)
+                        top = x[(k * h + yy) * w + xx] > top ? x[(k * h + yy) * w + xx] : top;
+                y[(k * oh + r) * ow + q] = top;
+            }
+}
+KILN_HD void avg_pool2d(const Pool2dAttrs& a, const int8_t* x, int32_t zero_point, int64_t planes, int64_t h, int64_t w, int64_t oh,
+                        int64_t ow, int8_t* y) {
+    for (int64_t k = 0; k < planes; ++k)
+        for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+                const PoolWindow win(a, h, w, r, q);
+                int32_t sum = 0, inside = 0;
+                for (int64_t yy = win.y0 < 0 ? 0 : win.y0; yy < (win.y1 < h ? win.y1 : h); ++yy)
+                    for (int64_t xx = win.x0 < 0 ? 0 : win.x0; xx < (win.x1 < w ? win.x1 : w); ++xx, ++inside)
+                        sum += x[(k * h + yy) * w + xx];
+                const int32_t count = int32_t(win.divisor);
+                sum += (count - inside) * zero_point;  // padded taps counted in the divisor hold the real 0
+                const int32_t mean = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+                y[(k * oh + r) * ow + q] = int8_t(mean < -128 ? -128 : mean > 127 ? 127 : mean);
+            }
+}
+
+// a + b elementwise with three encodings, as TensorFlow Lite's int8 Add: both inputs' offsets from
+// their zero points are shifted up 20 bits and brought to a common scale (twice the larger input
+// scale), summed, then brought to the output's scale.
+struct AddParams {
+    int32_t a_zero, b_zero, y_zero, lo = -128, hi = 127;
+    Multiplier a, b, y;
+};
+constexpr int add_left_shift = 20;
+inline AddParams add_params(Params a, Params b, Params y, bool relu = false) {
+    const double twice = 2.0 * (a.scale > b.scale ? a.scale : b.scale);
+    return {a.zero_point, b.zero_point, y.zero_point, relu ? y.zero_point : -128, 127, quantize_multiplier(a.scale / twice),
+            quantize_multiplier(b.scale / twice), quantize_multiplier(twice / (double(int64_t(1) << add_left_shift) * y.scale))};
+}
+KILN_HD void add(const AddParams& p, const int8_t* a, const int8_t* b, int64_t n, int8_t* y) {
+    for (int64_t i = 0; i < n; ++i) {
+        const int32_t sa = multiply((int32_t(a[i]) - p.a_zero) * (1 << add_left_shift), p.a);
+        const int32_t sb = multiply((int32_t(b[i]) - p.b_zero) * (1 << add_left_shift), p.b);
+        y[i] = requantize(sa + sb, p.y, p.y_zero, p.lo, p.hi);
+    }
+}
+
 // The multiplier that takes a sum in x_scale · w_scale to the output's scale.
 inline Multiplier output_multiplier(float x_scale, float w_scale, float y_scale) {
     return quantize_multiplier(double(x_scale) * double(w_scale) / double(y_scale));
