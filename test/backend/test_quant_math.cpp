@@ -260,3 +260,35 @@ BOOST_AUTO_TEST_CASE(reference_add_is_the_float_sum_requantized) {
         BOOST_TEST(compare(real, out, y, relu) >= 0.95);
     }
 }
+
+BOOST_AUTO_TEST_CASE(reference_mean_is_the_float_mean_requantized) {
+    const Params x{0.04f, 9}, y{0.01f, -4};
+    const int64_t planes = 6, p = 49;  // resnet_mini's last feature maps: 7 × 7
+    std::mt19937 gen(19);
+    std::uniform_int_distribution<int> x8(-128, 127);
+    std::vector<int8_t> codes(planes * p), out(planes);
+    for (int8_t& v : codes) v = int8_t(x8(gen));
+    mean(codes.data(), x.zero_point, planes, p, mean_multiplier(x.scale, p, y.scale), y.zero_point, out.data());
+    std::vector<double> real(planes, 0.0);
+    for (int64_t k = 0; k < planes; ++k) {
+        for (int64_t i = 0; i < p; ++i) real[k] += dequantize(codes[k * p + i], x);
+        real[k] /= double(p);
+    }
+    BOOST_TEST(compare(real, out, y, false) >= 0.95);
+}
+
+BOOST_AUTO_TEST_CASE(tables_give_the_function_of_each_code) {
+    const Params x{0.05f, 2};
+    int8_t table[256];
+    make_table([](float v) { return 1.0f / (1.0f + std::exp(-v)); }, x, sigmoid_output, table);
+    std::vector<int8_t> codes(256), out(256);
+    for (int i = 0; i < 256; ++i) codes[i] = int8_t(i - 128);
+    lookup(table, codes.data(), 256, out.data());
+    for (int i = 0; i < 256; ++i) {
+        const double s = 1.0 / (1.0 + std::exp(-double(dequantize(codes[i], x))));
+        // Half a step, but at the top, where the encoding ends at 255/256 (it holds no 1.0).
+        const double bound = out[i] == 127 ? 1.0 / 256 : 0.5 / 256;
+        BOOST_TEST(std::fabs(dequantize(out[i], sigmoid_output) - s) <= bound + 1e-6, "code " << i - 128);
+    }
+    BOOST_TEST(int(out[128 + 2]) == 0);  // code 2, the zero point, is 0.0: sigmoid 0.5 → −128 + 128
+}

@@ -107,6 +107,30 @@ KILN_HD void add(const AddParams& p, const int8_t* a, const int8_t* b, int64_t n
     }
 }
 
+// The mean of each of `planes` runs of p codes (global average pooling, resnet_mini's): the sum of
+// offsets from the input's zero point, requantized by x_scale / (p · y_scale) (mean_params).
+KILN_HD void mean(const int8_t* x, int32_t x_zero, int64_t planes, int64_t p, Multiplier m, int32_t y_zero, int8_t* y) {
+    for (int64_t k = 0; k < planes; ++k) {
+        int32_t sum = 0;
+        for (int64_t i = 0; i < p; ++i) sum += int32_t(x[k * p + i]) - x_zero;
+        y[k] = requantize(sum, m, y_zero);
+    }
+}
+inline Multiplier mean_multiplier(float x_scale, int64_t p, float y_scale) {
+    return quantize_multiplier(double(x_scale) / (double(p) * double(y_scale)));
+}
+
+// An elementwise function as a table of its 256 outputs, made once on the host (LeNet-5's sigmoid):
+// table[code + 128] = f(the code's value), quantized. Looking it up is the same on every target.
+template <class F> void make_table(F f, Params x, Params y, int8_t table[256]) {
+    for (int code = -128; code < 128; ++code) table[code + 128] = quantize(f(dequantize(int8_t(code), x)), y);
+}
+KILN_HD void lookup(const int8_t table[256], const int8_t* x, int64_t n, int8_t* y) {
+    for (int64_t i = 0; i < n; ++i) y[i] = table[int32_t(x[i]) + 128];
+}
+// TensorFlow Lite's fixed encoding of a sigmoid's output: [0, 1) in steps of 1/256.
+constexpr Params sigmoid_output{1.0f / 256.0f, -128};
+
 // The multiplier that takes a sum in x_scale · w_scale to the output's scale.
 inline Multiplier output_multiplier(float x_scale, float w_scale, float y_scale) {
     return quantize_multiplier(double(x_scale) * double(w_scale) / double(y_scale));
