@@ -17,6 +17,12 @@ template <class F> void for_planes(Context& ctx, const Shape& x, F f) {
     });
 }
 
+#ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
+// pool_takes lane by lane: which lanes of v replace the maximum so far, and the new maximum.
+inline auto pool_takes_lanes(const Vec& v, const Vec& mx) { return (v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)); }
+inline Vec pool_take(const Vec& v, const Vec& mx) { return xsimd::select(pool_takes_lanes(v, mx), v, mx); }
+#endif
+
 // Max pooling with stride 1 (resnet_mini's MaxPool(3, 1, 1)): outputs whose whole window lies
 // inside the plane go a vector at a time, each lane tracking its maximum (and, for the gradient,
 // the window offset of it) with pool_takes' rule; the border takes kernel_math.h's scalar path.
@@ -51,7 +57,7 @@ void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
             for (int i = 0; i < a.kernel_h; ++i)
                 for (int j = 0; j < a.kernel_w; ++j) {
                     const Vec v = Vec::load_unaligned(base + i * w + j);
-                    const auto take = (v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx));  // pool_takes
+                    const auto take = pool_takes_lanes(v, mx);
                     mx = xsimd::select(take, v, mx);
                     if (backward) at = xsimd::select(take, Vec(float(i * w + j)), at);
                 }
@@ -70,9 +76,6 @@ void max_pool_stride1_plane(const Pool2dAttrs& a, const float* x, int64_t h, int
 }
 
 #ifndef XSIMD_NO_SUPPORTED_ARCHITECTURE
-inline Vec pool_take(const Vec& v, const Vec& mx) {  // pool_takes, lane by lane
-    return xsimd::select((v > mx) | (xsimd::isnan(v) & !xsimd::isnan(mx)), v, mx);
-}
 // The first n values at p as a vector (the rest zeros), and a vector's first n lanes to p: a
 // row's last, partial vector.
 inline Vec load_first(const float* p, int64_t n) {
@@ -158,10 +161,10 @@ inline void join_columns(const Vec& even, const Vec& odd, int64_t n, float* p) {
 bool max_pool_stride1_padded(const Pool2dAttrs& a, const float* x, int64_t h, int64_t w, int64_t oh, int64_t ow, float* y) {
     constexpr int64_t max_floats = 4096;  // 16 KiB of stack
     const int64_t out_w = (ow + lanes - 1) / lanes * lanes, width = out_w + a.kernel_w - 1;  // padded column c is x's c − pad_w
-    if (width + a.kernel_h * out_w > max_floats || a.kernel_h > 16) return false;
+    const int64_t ring_at = (width + lanes - 1) / lanes * lanes;  // the ring's rows stay aligned
+    if (ring_at + a.kernel_h * out_w > max_floats || a.kernel_h > 16) return false;
     alignas(64) float buffer[max_floats];
-    float *padded = buffer, *ring = buffer + (width + lanes - 1) / lanes * lanes;
-    if (ring + a.kernel_h * out_w > buffer + max_floats) return false;
+    float *padded = buffer, *ring = buffer + ring_at;
     int64_t held[16];  // the input row each ring slot holds, −1: none
     std::fill(held, held + a.kernel_h, int64_t(-1));
     const int64_t copied = std::max<int64_t>(0, std::min<int64_t>(w, width - a.pad_w));  // x's columns in `padded`
@@ -223,11 +226,11 @@ void max_pool_2x2_grad_plane(const float* x, const float* dy, int64_t h, int64_t
             const Vec g = load_first(dy + r * ow + q, ow - q);
             // Which of a0, a1, b0, b1 each window takes: the last one that pool_takes took.
             Vec mx = a0;
-            auto t1 = (a1 > mx) | (xsimd::isnan(a1) & !xsimd::isnan(mx));
+            auto t1 = pool_takes_lanes(a1, mx);
             mx = xsimd::select(t1, a1, mx);
-            auto t2 = (b0 > mx) | (xsimd::isnan(b0) & !xsimd::isnan(mx));
+            auto t2 = pool_takes_lanes(b0, mx);
             mx = xsimd::select(t2, b0, mx);
-            auto t3 = (b1 > mx) | (xsimd::isnan(b1) & !xsimd::isnan(mx));
+            auto t3 = pool_takes_lanes(b1, mx);
             t2 = t2 & !t3;
             t1 = t1 & !t2 & !t3;
             const auto t0 = !(t1 | t2 | t3);
