@@ -30,6 +30,7 @@
 
 using namespace kiln;
 using kiln::testing::OpCase;
+using kiln::testing::QuantCase;
 
 namespace {
 
@@ -161,8 +162,10 @@ std::vector<std::vector<uint8_t>> make_inputs(const OpCase& c, const Graph& g, c
     for (int i = 0; i < n.n_in; ++i) {
         const Node& src = g.nodes()[n.in[i]];
         std::vector<uint8_t> b(size_t(src.shape.numel()) * dtype_size(src.dtype), 0);
-        if (src.is_leaf()) {
+        if (src.is_leaf() && src.op != Op::input) {
             if (!src.init.empty()) b = src.init;  // empty: zeros
+        } else if (src.dtype == DType::i8) {  // int8 cases: every code
+            for (uint8_t& v : b) v = uint8_t(rng.below(256));
         } else if (src.dtype == DType::f32) {
             float* p = reinterpret_cast<float*>(b.data());
             for (size_t k = 0; k < b.size() / 4; ++k)
@@ -199,9 +202,8 @@ void compare_backends(Backend& test, const char* label) {
     int checked = 0, failed = 0;
     double worst = 0;
     std::string worst_at;
-    for (const OpCase& c : kiln::testing::op_cases()) {
-        for (const auto* shapes : {&c.small, &c.large}) {
-            const Graph g = build(c, *shapes);
+    // int8 ops must give the reference's bits (NMSE 0); the float ones NMSE ≤ max_nmse.
+    auto check_graph = [&](const OpCase& c, const Graph& g, bool exact) {
             Generator rng(11);
             for (const Node& n : g.nodes()) {
                 if (n.is_leaf()) continue;
@@ -221,8 +223,11 @@ void compare_backends(Backend& test, const char* label) {
                 const Result r = run_node(*ref, g, n, inputs), t = run_node(test, g, n, inputs);
                 bool finite = true;
                 double e = 0;
-                for (size_t k = 0; k < r.compared.size(); ++k) e = std::max(e, nmse(r.compared[k], t.compared[k], r.dtypes[k], finite));
-                const bool ok = finite && e <= max_nmse && r.sentinels && t.sentinels && r.inputs_unchanged && t.inputs_unchanged;
+                if (exact) e = r.compared == t.compared ? 0.0 : 1.0;  // bit for bit: 0 or 1
+                else
+                    for (size_t k = 0; k < r.compared.size(); ++k) e = std::max(e, nmse(r.compared[k], t.compared[k], r.dtypes[k], finite));
+                const bool ok = finite && (exact ? e == 0.0 : e <= max_nmse) && r.sentinels && t.sentinels &&
+                                r.inputs_unchanged && t.inputs_unchanged;
                 std::string why = ok ? "OK" : "FAIL";
                 if (!finite) why += " nan/inf";
                 if (!r.sentinels || !t.sentinels) why += r.sentinels ? " sentinels(test)" : " sentinels(ref)";
@@ -233,9 +238,16 @@ void compare_backends(Backend& test, const char* label) {
                 ++checked, failed += !ok;
                 if (e >= worst) worst = e, worst_at = key;
             }
+    };
+    for (const OpCase& c : kiln::testing::op_cases())
+        for (const auto* shapes : {&c.small, &c.large}) check_graph(c, build(c, *shapes), false);
+    for (const QuantCase& q : kiln::testing::quant_cases())
+        for (bool large : {false, true}) {
+            Graph g(5);
+            q.build(g, large);
+            check_graph(OpCase{.name = q.name}, g, true);
         }
-    }
-    std::printf("%s: %d op/shape combinations, %d failed, worst NMSE %.3e (%s)\n", label, checked, failed, worst, worst_at.c_str());
+    std::printf("%s: %d op/shape combinations (int8 ones bit for bit), %d failed, worst NMSE %.3e (%s)\n", label, checked, failed, worst, worst_at.c_str());
     std::fflush(stdout);
 }
 
@@ -250,6 +262,11 @@ BOOST_AUTO_TEST_CASE(every_op_has_a_reference_kernel_and_a_case) {
             const Graph g = build(c, *shapes);
             for (const Node& n : g.nodes()) exercised.insert(n.op);
         }
+    for (const QuantCase& q : kiln::testing::quant_cases()) {
+        Graph g(5);
+        q.build(g, false);
+        for (const Node& n : g.nodes()) exercised.insert(n.op);
+    }
     for (int i = 0; i < op_count; ++i) {
         const Op op = static_cast<Op>(i);
         if (op_info(op).leaf()) {

@@ -185,8 +185,11 @@ BOOST_AUTO_TEST_CASE(reference_conv2d_is_the_float_convolution_of_its_codes) {
                 }
     const auto [lo, hi] = std::minmax_element(real.begin(), real.end());
     const Params yp = activation_params(float(*lo), float(*hi));
-    std::vector<Multiplier> m;
-    for (int64_t o = 0; o < g.o; ++o) m.push_back(output_multiplier(c.xp.scale, c.w_scale[o], yp.scale));
+    std::vector<int32_t> m;  // (M0, shift) per output channel
+    for (int64_t o = 0; o < g.o; ++o) {
+        const Multiplier mo = output_multiplier(c.xp.scale, c.w_scale[o], yp.scale);
+        m.push_back(mo.m0), m.push_back(mo.shift);
+    }
     for (bool relu : {false, true}) {
         std::vector<int8_t> y(real.size());
         conv2d(g, c.x.data(), c.xp.zero_point, c.w.data(), c.bias.data(), Output{m.data(), yp.zero_point, relu ? yp.zero_point : -128, 127}, y.data());
@@ -207,8 +210,11 @@ BOOST_AUTO_TEST_CASE(reference_linear_is_the_float_product_of_its_codes) {
         }
     const auto [lo, hi] = std::minmax_element(real.begin(), real.end());
     const Params yp = activation_params(float(*lo), float(*hi));
-    std::vector<Multiplier> m;
-    for (int64_t i = 0; i < o; ++i) m.push_back(output_multiplier(c.xp.scale, c.w_scale[i], yp.scale));
+    std::vector<int32_t> m;  // (M0, shift) per output channel
+    for (int64_t i = 0; i < o; ++i) {
+        const Multiplier mi = output_multiplier(c.xp.scale, c.w_scale[i], yp.scale);
+        m.push_back(mi.m0), m.push_back(mi.shift);
+    }
     std::vector<int8_t> y(real.size());
     linear(n, k, o, c.x.data(), c.xp.zero_point, c.w.data(), c.bias.data(), Output{m.data(), yp.zero_point}, y.data());
     BOOST_TEST(compare(real, y, yp, false) >= 0.95);

@@ -41,6 +41,7 @@ class CudaOnHostBackend final : public Backend {
 public:
     const char* name() const override { return "cuda-on-host"; }
     bool supports(const KernelCall& c) const override { return cuda::supported(c); }
+    std::span<const Op> missing_ops() const override { return cuda::missing_ops; }
     size_t scratch_bytes(const KernelCall& c) const override { return cuda::scratch_bytes(c); }
     void* allocate(size_t bytes) override { return std::aligned_alloc(alignment(), (bytes + alignment() - 1) / alignment() * alignment()); }
     void release(void* p) override { std::free(p); }

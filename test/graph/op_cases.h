@@ -149,4 +149,82 @@ inline std::vector<OpCase> op_cases() {
     };
 }
 
+// int8 ops (issue 15) have no gradient: each case builds its op on i8 (or f32) inputs named x, y
+// and on persistent weights, tables and multipliers drawn from the graph's generator, at the small
+// or the large shape. Every backend must give the reference's bits.
+struct QuantCase {
+    std::string name;
+    std::function<Value(Graph&, bool large)> build;
+};
+
+inline Value random_codes(Graph& g, const std::string& name, const Shape& s, DType dtype, int32_t lo, int32_t hi) {
+    std::vector<uint8_t> bytes(size_t(s.numel()) * dtype_size(dtype));
+    for (int64_t i = 0; i < s.numel(); ++i) {
+        const int32_t v = lo + int32_t(g.rng().below(uint64_t(hi - lo + 1)));
+        if (dtype == DType::i8) bytes[size_t(i)] = uint8_t(int8_t(v));
+        else std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+    }
+    return g.buffer(name, s, dtype, bytes);
+}
+// Per-channel multipliers near 2^-shift_bits (M0 in [2^30, 2^31)), so that outputs spread over the codes.
+inline Value multipliers(Graph& g, int64_t channels, int shift) {
+    std::vector<uint8_t> bytes(size_t(channels) * 8);
+    for (int64_t o = 0; o < channels; ++o) {
+        const int32_t pair[2] = {int32_t((1u << 30) + g.rng().below(1u << 30)), shift};
+        std::memcpy(&bytes[size_t(o) * 8], pair, 8);
+    }
+    return g.buffer("mult", Shape{channels, 2}, DType::i32, bytes);
+}
+
+inline std::vector<QuantCase> quant_cases() {
+    auto image = [](Graph& g, bool large, Shape small_shape, Shape large_shape) { return g.input("x", large ? large_shape : small_shape, DType::i8); };
+    auto conv = [image](Conv2dAttrs a, bool relu, Shape xs, Shape ws, Shape xl, Shape wl) {
+        return [=](Graph& g, bool large) {
+            const Value x = image(g, large, xs, xl);
+            const Shape w = large ? wl : ws;
+            const Value wv = random_codes(g, "w", w, DType::i8, -127, 127), b = random_codes(g, "b", Shape{w[0]}, DType::i32, -5000, 5000);
+            QuantAttrs q;
+            q.x_zero = -7, q.y_zero = 5, q.lo = relu ? 5 : -128;
+            return g.qconv2d(x, wv, b, multipliers(g, w[0], -9), a, q);
+        };
+    };
+    return {
+        {"quantize", [](Graph& g, bool large) { return g.quantize(g.input("x", large ? Shape{7, 301} : Shape{3, 5}), 0.009f, 3); }},
+        {"dequantize", [image](Graph& g, bool large) { return g.dequantize(image(g, large, {1, 2, 3, 3}, {3, 5, 17, 19}), 0.02f, -4); }},
+        {"qconv2d", conv({.pad_h = 1, .pad_w = 1}, false, {1, 3, 6, 6}, {4, 3, 3, 3}, {2, 5, 17, 19}, {13, 5, 3, 3})},
+        {"qconv2d_relu_wide", conv({.pad_h = 1, .pad_w = 1}, true, {1, 16, 5, 7}, {8, 16, 3, 3}, {3, 32, 14, 14}, {64, 32, 3, 3})},
+        {"qconv2d_strided", conv({.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, false, {1, 2, 7, 6}, {3, 2, 3, 3}, {2, 16, 28, 28}, {32, 16, 3, 3})},
+        {"qconv2d_5x5_valid", conv({}, true, {1, 1, 9, 9}, {6, 1, 5, 5}, {2, 6, 14, 14}, {16, 6, 5, 5})},
+        {"qlinear", [](Graph& g, bool large) {
+             const Shape xs = large ? Shape{9, 300} : Shape{3, 10}, ws = large ? Shape{37, 300} : Shape{4, 10};
+             QuantAttrs q;
+             q.x_zero = 11, q.y_zero = -3;
+             return g.qlinear(g.input("x", xs, DType::i8), random_codes(g, "w", ws, DType::i8, -127, 127),
+                              random_codes(g, "b", Shape{ws[0]}, DType::i32, -5000, 5000), multipliers(g, ws[0], -9), q);
+         }},
+        {"qmax_pool2d", [image](Graph& g, bool large) { return g.qmax_pool2d(image(g, large, {1, 2, 6, 6}, {3, 5, 28, 28}), {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}); }},
+        {"qmax_pool2d_overlap", [image](Graph& g, bool large) {
+             return g.qmax_pool2d(image(g, large, {1, 2, 5, 5}, {2, 16, 28, 28}), {.kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1});
+         }},
+        {"qavg_pool2d", [image](Graph& g, bool large) { return g.qavg_pool2d(image(g, large, {1, 2, 6, 6}, {3, 6, 28, 28}), {.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}, -9); }},
+        {"qavg_pool2d_pad", [image](Graph& g, bool large) {
+             return g.qavg_pool2d(image(g, large, {1, 2, 7, 6}, {3, 5, 15, 14}), {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .ceil_mode = true}, 17);
+         }},
+        {"qadd_relu", [image](Graph& g, bool large) {
+             QuantAttrs q;
+             q.x_zero = -5, q.b_zero = 9, q.y_zero = -20, q.lo = -20;
+             q.m0[0] = 1 << 30, q.shift[0] = 0, q.m0[1] = 1518500250, q.shift[1] = -1, q.m0[2] = 1288490189, q.shift[2] = -18;
+             return g.qadd(image(g, large, {1, 2, 3, 3}, {3, 16, 28, 28}), g.input("y", large ? Shape{3, 16, 28, 28} : Shape{1, 2, 3, 3}, DType::i8), q);
+         }},
+        {"qmean", [](Graph& g, bool large) {
+             QuantAttrs q;
+             q.x_zero = 3, q.y_zero = -1, q.m0[0] = 1431655765, q.shift[0] = -4;
+             return g.qmean(g.input("x", large ? Shape{5, 64, 49} : Shape{2, 3, 12}, DType::i8), q);
+         }},
+        {"qlookup", [image](Graph& g, bool large) {
+             return g.qlookup(image(g, large, {1, 2, 3, 3}, {3, 5, 17, 19}), random_codes(g, "table", Shape{256}, DType::i8, -128, 127));
+         }},
+    };
+}
+
 }  // namespace kiln::testing

@@ -93,7 +93,7 @@ std::vector<int32_t> build_backward(Graph& g, Value loss) {
         Value dy{grad[i]}, y{i};
         Value a{n.in[0]}, c{n.in[1]};
         auto in = [&](int k) { return g.nodes()[n.in[k]]; };
-        static_assert(op_count == 48, "a new op needs its gradient rule in this switch");
+        static_assert(op_count == 57, "a new op needs its gradient rule in this switch");
         switch (n.op) {
         case Op::matmul: {
             bool ta = n.attrs.matmul.trans_a, tb = n.attrs.matmul.trans_b;
@@ -160,6 +160,9 @@ std::vector<int32_t> build_backward(Graph& g, Value loss) {
             if (n.n_in > 3 && needs[n.in[3]]) accumulate(n.in[3], g.select(pg, 1));
             break;
         }
+        case Op::quantize: case Op::dequantize: case Op::qconv2d: case Op::qlinear: case Op::qmax_pool2d:
+        case Op::qavg_pool2d: case Op::qadd: case Op::qmean: case Op::qlookup:
+            fail(Errc::unsupported, std::string("autodiff: ") + op_name(n.op) + " is int8 inference, which has no gradient (train in float, then quantize)");
         default:
             fail(Errc::unsupported, std::string("autodiff: no gradient rule for op ") + op_name(n.op));
         }

@@ -1,6 +1,7 @@
 #include "kiln/graph/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -337,11 +338,11 @@ Value Graph::mse_loss(Value input, Value target) { return loss(Op::mse_loss, inp
 Value Graph::bce_with_logits(Value logits, Value target) { return loss(Op::bce_with_logits, logits, target); }
 Value Graph::cross_entropy(Value logits, Value labels) { return loss(Op::cross_entropy, logits, labels); }
 
-const Node& Graph::image_operand(Value x, const char* what) const {
+const Node& Graph::image_operand(Value x, const char* what, DType dtype) const {
     check(x, what);
     const Node& nx = node(x);
-    if (nx.shape.rank != 4 || nx.dtype != DType::f32)
-        fail(Errc::shape_mismatch, std::string(what) + ": needs an f32 [N, C, H, W] input, got " + describe(nx));
+    if (nx.shape.rank != 4 || nx.dtype != dtype)
+        fail(Errc::shape_mismatch, std::string(what) + ": needs an " + dtype_name(dtype) + " [N, C, H, W] input, got " + describe(nx));
     return nx;
 }
 
@@ -380,7 +381,7 @@ Value Graph::conv2d(Value x, Value weight, Value bias, Conv2dAttrs a) {
 }
 
 Value Graph::pool2d(Op op, Value x, Pool2dAttrs a) {
-    const Node& nx = image_operand(x, op_name(op));
+    const Node& nx = image_operand(x, op_name(op), op == Op::qmax_pool2d || op == Op::qavg_pool2d ? DType::i8 : DType::f32);
     const std::string what = op_name(op);
     if (a.kernel_h < 1 || a.kernel_w < 1 || a.stride_h < 1 || a.stride_w < 1 || a.pad_h < 0 || a.pad_w < 0)
         fail(Errc::invalid_argument, what + ": kernel and stride must be ≥ 1 and padding ≥ 0");
@@ -395,6 +396,7 @@ Value Graph::pool2d(Op op, Value x, Pool2dAttrs a) {
                                        " is larger than the padded input " + nx.shape.str());
     Node n;
     n.op = op;
+    n.dtype = nx.dtype;
     n.shape = Shape{nx.shape[0], nx.shape[1], oh, ow};
     n.batched = nx.batched;
     n.attrs.pool = a;
@@ -479,6 +481,180 @@ Value Graph::select(Value x, int64_t index) {
     n.attrs.select.index = index;
     n.n_in = 1;
     n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+
+// ---- int8 inference ----
+
+void Graph::check_constant(Value v, DType dtype, const Shape& shape, const char* what, const char* role) const {
+    check(v, what);
+    const Node& n = node(v);
+    if (!n.is_persistent() || n.dtype != dtype || !(n.shape == shape))
+        fail(Errc::shape_mismatch, std::string(what) + ": " + role + " " + describe(n) + " must be a persistent " + dtype_name(dtype) + " " +
+                                       shape.str());
+}
+
+namespace {
+void check_quant(const QuantAttrs& q, const char* what) {
+    for (int32_t z : {q.x_zero, q.b_zero, q.y_zero, q.lo, q.hi})
+        if (z < -128 || z > 127) fail(Errc::invalid_argument, std::string(what) + ": zero points and clamps must be int8 codes");
+    if (q.lo > q.hi) fail(Errc::invalid_argument, std::string(what) + ": the clamp's lo is above its hi");
+    for (int k = 0; k < 3; ++k)
+        if (q.m0[k] < 0 || q.shift[k] < -31 || q.shift[k] > 30)
+            fail(Errc::invalid_argument, std::string(what) + ": a multiplier is outside M0 ≥ 0, shift in [−31, 30]");
+}
+}  // namespace
+
+Value Graph::quantize(Value x, float scale, int32_t zero_point) {
+    check(x, "quantize");
+    const Node& nx = node(x);
+    if (nx.dtype != DType::f32) fail(Errc::invalid_argument, "quantize: needs f32, got " + describe(nx));
+    if (!(scale > 0) || !std::isfinite(scale)) fail(Errc::invalid_argument, "quantize: the scale must be positive and finite");
+    Node n;
+    n.op = Op::quantize;
+    n.dtype = DType::i8;
+    n.shape = nx.shape;
+    n.batched = nx.batched;
+    n.attrs.quant.scale = scale;
+    n.attrs.quant.y_zero = zero_point;
+    check_quant(n.attrs.quant, "quantize");
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::dequantize(Value x, float scale, int32_t zero_point) {
+    check(x, "dequantize");
+    const Node& nx = node(x);
+    if (nx.dtype != DType::i8) fail(Errc::invalid_argument, "dequantize: needs i8, got " + describe(nx));
+    if (!(scale > 0) || !std::isfinite(scale)) fail(Errc::invalid_argument, "dequantize: the scale must be positive and finite");
+    Node n;
+    n.op = Op::dequantize;
+    n.shape = nx.shape;
+    n.batched = nx.batched;
+    n.attrs.quant.scale = scale;
+    n.attrs.quant.x_zero = zero_point;
+    check_quant(n.attrs.quant, "dequantize");
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::qconv2d(Value x, Value weight, Value bias, Value multipliers, Conv2dAttrs a, QuantAttrs q) {
+    const Node& nx = image_operand(x, "qconv2d", DType::i8);
+    check(weight, "qconv2d");
+    const Shape ws = node(weight).shape;
+    if (ws.rank != 4 || ws[1] != nx.shape[1])
+        fail(Errc::shape_mismatch, "qconv2d: weight " + describe(node(weight)) + " does not fit input " + describe(nx));
+    check_constant(weight, DType::i8, ws, "qconv2d", "weight");
+    check_constant(bias, DType::i32, Shape{ws[0]}, "qconv2d", "bias");
+    check_constant(multipliers, DType::i32, Shape{ws[0], 2}, "qconv2d", "multipliers");
+    check_quant(q, "qconv2d");
+    if (a.stride_h < 1 || a.stride_w < 1 || a.dil_h < 1 || a.dil_w < 1 || a.pad_h < 0 || a.pad_w < 0)
+        fail(Errc::invalid_argument, "qconv2d: stride and dilation must be ≥ 1 and padding ≥ 0");
+    check_padded(nx.shape, a.pad_h, a.pad_w, "qconv2d");
+    if (ws[1] * ws[2] * ws[3] > 65536)
+        fail(Errc::unsupported, "qconv2d: " + std::to_string(ws[1] * ws[2] * ws[3]) + " products per output could overflow the int32 sum (at most 65,536)");
+    const int64_t oh = window_out_size(nx.shape[2], ws[2], a.stride_h, a.pad_h, a.dil_h, false);
+    const int64_t ow = window_out_size(nx.shape[3], ws[3], a.stride_w, a.pad_w, a.dil_w, false);
+    if (oh < 1 || ow < 1) fail(Errc::shape_mismatch, "qconv2d: kernel " + ws.str() + " does not fit input " + nx.shape.str());
+    Node n;
+    n.op = Op::qconv2d;
+    n.dtype = DType::i8;
+    n.shape = Shape{nx.shape[0], ws[0], oh, ow};
+    n.batched = nx.batched;
+    n.attrs.conv = a;
+    n.attrs.quant = q;
+    n.n_in = 4;
+    n.in[0] = x.id, n.in[1] = weight.id, n.in[2] = bias.id, n.in[3] = multipliers.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::qlinear(Value x, Value weight, Value bias, Value multipliers, QuantAttrs q) {
+    check(x, "qlinear");
+    const Node& nx = node(x);
+    if (nx.shape.rank != 2 || nx.dtype != DType::i8) fail(Errc::shape_mismatch, "qlinear: needs an i8 [N, K] input, got " + describe(nx));
+    check(weight, "qlinear");
+    const Shape ws = node(weight).shape;
+    if (ws.rank != 2 || ws[1] != nx.shape[1])
+        fail(Errc::shape_mismatch, "qlinear: weight " + describe(node(weight)) + " does not fit input " + describe(nx));
+    if (ws[1] > 65536) fail(Errc::unsupported, "qlinear: " + std::to_string(ws[1]) + " products per output could overflow the int32 sum (at most 65,536)");
+    check_constant(weight, DType::i8, ws, "qlinear", "weight");
+    check_constant(bias, DType::i32, Shape{ws[0]}, "qlinear", "bias");
+    check_constant(multipliers, DType::i32, Shape{ws[0], 2}, "qlinear", "multipliers");
+    check_quant(q, "qlinear");
+    Node n;
+    n.op = Op::qlinear;
+    n.dtype = DType::i8;
+    n.shape = Shape{nx.shape[0], ws[0]};
+    n.batched = nx.batched;
+    n.attrs.quant = q;
+    n.n_in = 4;
+    n.in[0] = x.id, n.in[1] = weight.id, n.in[2] = bias.id, n.in[3] = multipliers.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::qmax_pool2d(Value x, Pool2dAttrs attrs) { return pool2d(Op::qmax_pool2d, x, attrs); }
+Value Graph::qavg_pool2d(Value x, Pool2dAttrs attrs, int32_t zero_point) {
+    QuantAttrs q;
+    q.x_zero = zero_point;
+    check_quant(q, "qavg_pool2d");
+    Value y = pool2d(Op::qavg_pool2d, x, attrs);
+    nodes_[size_t(y.id)].attrs.quant = q;
+    return y;
+}
+
+Value Graph::qadd(Value a, Value b, QuantAttrs q) {
+    check(a, "qadd");
+    check(b, "qadd");
+    const Node &na = node(a), &nb = node(b);
+    if (na.dtype != DType::i8 || nb.dtype != DType::i8 || !(na.shape == nb.shape) || na.batched != nb.batched)
+        fail(Errc::shape_mismatch, "qadd: needs two i8 tensors of one shape, got " + describe(na) + " and " + describe(nb));
+    check_quant(q, "qadd");
+    Node n;
+    n.op = Op::qadd;
+    n.dtype = DType::i8;
+    n.shape = na.shape;
+    n.batched = na.batched;
+    n.attrs.quant = q;
+    n.n_in = 2;
+    n.in[0] = a.id, n.in[1] = b.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::qmean(Value x, QuantAttrs q) {
+    check(x, "qmean");
+    const Node& nx = node(x);
+    if (nx.dtype != DType::i8 || nx.shape.rank < 2 || (nx.batched && nx.shape.rank < 2))
+        fail(Errc::shape_mismatch, "qmean: needs an i8 input of rank ≥ 2, got " + describe(nx));
+    if (nx.shape[nx.shape.rank - 1] > 1 << 23)
+        fail(Errc::unsupported, "qmean: the last axis is too long for the int32 sum (at most 2^23)");
+    check_quant(q, "qmean");
+    Node n;
+    n.op = Op::qmean;
+    n.dtype = DType::i8;
+    n.shape = nx.shape;
+    n.shape.rank -= 1;
+    n.batched = nx.batched;
+    n.attrs.quant = q;
+    n.n_in = 1;
+    n.in[0] = x.id;
+    return add_node(std::move(n));
+}
+
+Value Graph::qlookup(Value x, Value table) {
+    check(x, "qlookup");
+    const Node& nx = node(x);
+    if (nx.dtype != DType::i8) fail(Errc::invalid_argument, "qlookup: needs i8, got " + describe(nx));
+    check_constant(table, DType::i8, Shape{256}, "qlookup", "table");
+    Node n;
+    n.op = Op::qlookup;
+    n.dtype = DType::i8;
+    n.shape = nx.shape;
+    n.batched = nx.batched;
+    n.n_in = 2;
+    n.in[0] = x.id, n.in[1] = table.id;
     return add_node(std::move(n));
 }
 

@@ -104,6 +104,18 @@ public:
                      Value num_batches_tracked, BatchNormAttrs attrs = {});
     Value select(Value x, int64_t index);  // x[index] along dim 0, a view (x must not be batched)
 
+    // --- int8 inference (kiln/quant builds these from a float graph; op.h says what each computes) ---
+    Value quantize(Value x, float scale, int32_t zero_point);    // f32 → i8
+    Value dequantize(Value x, float scale, int32_t zero_point);  // i8 → f32
+    // weight i8 [O, C, kh, kw] / [O, K], bias i32 [O], multipliers i32 [O, 2]; q: x_zero, y_zero, lo, hi.
+    Value qconv2d(Value x, Value weight, Value bias, Value multipliers, Conv2dAttrs conv, QuantAttrs q);
+    Value qlinear(Value x, Value weight, Value bias, Value multipliers, QuantAttrs q);
+    Value qmax_pool2d(Value x, Pool2dAttrs attrs);
+    Value qavg_pool2d(Value x, Pool2dAttrs attrs, int32_t zero_point);
+    Value qadd(Value a, Value b, QuantAttrs q);  // x_zero, b_zero, y_zero, lo, hi, m0/shift [3]
+    Value qmean(Value x, QuantAttrs q);          // x_zero, y_zero, m0[0]/shift[0]: over the last axis
+    Value qlookup(Value x, Value table);         // table i8 [256]
+
     // Parameters and buffers may hold at most this many elements in all (limits::parameters by
     // default); a leaf past it is an Error naming it and the limit.
     void set_max_parameters(int64_t elements) { max_parameters_ = elements; }
@@ -133,7 +145,9 @@ private:
     Value reduce(Op op, Value x, AxisAttrs attrs);
     Value loss(Op op, Value a, Value b);
     Value pool2d(Op op, Value x, Pool2dAttrs attrs);
-    const Node& image_operand(Value x, const char* what) const;  // checks x is f32 [N, C, H, W]
+    const Node& image_operand(Value x, const char* what, DType dtype = DType::f32) const;  // checks x is [N, C, H, W] of dtype
+    // Checks that v is a persistent tensor of dtype and shape (an int8 op's weights and tables).
+    void check_constant(Value v, DType dtype, const Shape& shape, const char* what, const char* role) const;
     void check(Value v, const char* what) const;
 
     std::vector<Node> nodes_;

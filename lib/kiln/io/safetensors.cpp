@@ -65,13 +65,13 @@ void read_all(int fd, void* data, size_t n, uint64_t offset, const std::string& 
 // Maps a safetensors dtype name to kiln's; names the format knows but kiln does not hold are
 // "unsupported" rather than malformed.
 DType parse_dtype(const std::string& path, const std::string& tensor, const std::string& name) {
-    for (DType t : {DType::f32, DType::i32, DType::i64, DType::u8})
+    for (DType t : {DType::f32, DType::i32, DType::i64, DType::u8, DType::i8})
         if (name == safetensors_dtype_name(t)) return t;
-    static const std::set<std::string> other_known = {"BOOL", "I8", "I16", "U16", "F16", "BF16", "U32",
+    static const std::set<std::string> other_known = {"BOOL", "I16", "U16", "F16", "BF16", "U32",
                                                       "F64", "U64", "F8_E4M3", "F8_E5M2"};
     if (other_known.count(name))
         fail(Errc::unsupported, path + ": tensor '" + tensor + "': dtype " + name +
-                                    " is not supported (kiln reads F32, I32, I64 and U8)");
+                                    " is not supported (kiln reads F32, I32, I64, U8 and I8)");
     fail_format(path, "tensor '" + tensor + "': unknown dtype '" + name + "'");
 }
 
@@ -175,6 +175,7 @@ const char* safetensors_dtype_name(DType dtype) {
     case DType::i32: return "I32";
     case DType::i64: return "I64";
     case DType::u8: return "U8";
+    case DType::i8: return "I8";
     }
     return "?";
 }

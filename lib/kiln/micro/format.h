@@ -44,7 +44,7 @@ constexpr uint32_t attrs_layout_signature() {
                              offsetof(Attrs, axis),  offsetof(Attrs, scale),  offsetof(Attrs, dropout),
                              offsetof(Attrs, expand), offsetof(Attrs, sgd),   offsetof(Attrs, adam),
                              offsetof(Attrs, conv),  offsetof(Attrs, pool),   offsetof(Attrs, bn),
-                             offsetof(Attrs, select), offsetof(DropoutAttrs, salt)};
+                             offsetof(Attrs, select), offsetof(Attrs, quant), offsetof(DropoutAttrs, salt)};
     uint32_t h = 2166136261u;
     for (size_t f : fields) h = fnv1a(h, uint32_t(f));
     return h;
@@ -121,7 +121,7 @@ static_assert(sizeof(TensorRecord) == 32 && sizeof(StateRecord) == 12 && sizeof(
 inline void store_attrs(Attrs& out, const Attrs& a) {
     static_assert(sizeof(MatmulAttrs) == 2 && sizeof(AxisAttrs) == 8 && sizeof(ScaleAttrs) == 8 && sizeof(DropoutAttrs) == 16 &&
                       sizeof(ExpandAttrs) == 1 && sizeof(SgdAttrs) == 16 && sizeof(AdamAttrs) == 20 && sizeof(Conv2dAttrs) == 24 &&
-                      sizeof(Pool2dAttrs) == 28 && sizeof(BatchNormAttrs) == 12 && sizeof(SelectAttrs) == 8,
+                      sizeof(Pool2dAttrs) == 28 && sizeof(BatchNormAttrs) == 12 && sizeof(SelectAttrs) == 8 && sizeof(QuantAttrs) == 48,
                   "an attributes struct changed: copy its new field below");
     out.matmul.trans_a = a.matmul.trans_a, out.matmul.trans_b = a.matmul.trans_b;
     out.axis.axis = a.axis.axis, out.axis.all = a.axis.all, out.axis.keepdim = a.axis.keepdim;
@@ -139,6 +139,7 @@ inline void store_attrs(Attrs& out, const Attrs& a) {
     out.pool.ceil_mode = a.pool.ceil_mode, out.pool.count_include_pad = a.pool.count_include_pad;
     out.bn.eps = a.bn.eps, out.bn.momentum = a.bn.momentum, out.bn.cumulative = a.bn.cumulative;
     out.select.index = a.select.index;
+    out.quant = a.quant;  // all int32 and float: no padding bytes
 }
 
 // CRC-32 (IEEE 802.3, reflected), bitwise: small code beats speed here.

@@ -36,7 +36,7 @@ bool section_fits(const Header& h, const Section& s, size_t record_bytes) {
 }
 
 bool tensor_fits(const Header& h, const TensorRecord& t) {
-    if (t.dtype > uint8_t(DType::u8) || t.rank > Shape::max_rank) return false;
+    if (t.dtype > uint8_t(DType::i8) || t.rank > Shape::max_rank) return false;
     uint64_t bytes = dtype_size(DType(t.dtype));
     for (int i = 0; i < t.rank; ++i) {
         if (t.dims[i] < 0) return false;

@@ -49,6 +49,16 @@ enum : uint8_t { none = 0, leaf = 1, persistent = 2, view = 4, in_place = 8, no_
                                             /* in place; eval with running stats: from them. attrs.bn */ \
     X(bn_apply, in_place)                   /* (x, stats[, weight, bias]) -> (x - mean) * invstd * weight + bias */ \
     X(select, view)                         /* x[attrs.select.index] along dim 0 (a view: shares its input's memory) */ \
+    /* int8 inference (issue 15; no gradients): codes q of reals r = scale·(q − zero); attrs.quant */ \
+    X(quantize, none)                       /* f32 x -> i8: round(x / scale) + y_zero, clamped to [lo, hi] */ \
+    X(dequantize, none)                     /* i8 x -> f32: scale·(x − x_zero) */                    \
+    X(qconv2d, none)                        /* (x i8 [N,C,H,W], w i8 [O,C,kh,kw], bias i32 [O], mult i32 [O,2]) -> i8; attrs.conv */ \
+    X(qlinear, none)                        /* (x i8 [N,K], w i8 [O,K], bias i32 [O], mult i32 [O,2]) -> i8 [N,O] */ \
+    X(qmax_pool2d, none)                    /* i8 -> i8 in the same encoding; attrs.pool */           \
+    X(qavg_pool2d, none)                    /* i8 -> i8 in the same encoding (x_zero: the padding); attrs.pool */ \
+    X(qadd, in_place)                       /* (a i8, b i8) of one shape -> i8: TensorFlow Lite's int8 Add */ \
+    X(qmean, none)                          /* i8 [..., P] -> [...]: the mean of the last axis (global average pooling) */ \
+    X(qlookup, in_place)                    /* (x i8, table i8 [256]) -> table[x + 128] (sigmoid and the like) */ \
     /* backward helpers (built by autodiff) */                                                       \
     X(relu_grad, in_place)                  /* (dy, y) -> dy * (y > 0) */                            \
     X(sigmoid_grad, in_place)               /* (dy, y) -> dy * y * (1 - y) */                        \
@@ -156,6 +166,15 @@ struct BatchNormAttrs {
 struct SelectAttrs {
     int64_t index = 0;
 };
+// int8 ops: zero points, the output's clamp (lo = y_zero fuses a ReLU) and per-tensor fixed-point
+// multipliers M0·2^shift (backend/quant_math.h); qconv2d's and qlinear's are per output channel, in
+// their mult input. quantize and dequantize use scale with y_zero or x_zero.
+struct QuantAttrs {
+    float scale = 1.0f;
+    int32_t x_zero = 0, b_zero = 0, y_zero = 0;  // b: qadd's second input
+    int32_t lo = -128, hi = 127;
+    int32_t m0[3] = {0, 0, 0}, shift[3] = {0, 0, 0};  // qadd: a, b, output; qmean: [0]
+};
 
 // Output length of a convolution or pooling window sliding over `in` (PyTorch's formula; with
 // ceil_mode a last window must still start inside the input or its left padding).
@@ -179,6 +198,7 @@ struct Attrs {
     Pool2dAttrs pool;
     BatchNormAttrs bn;
     SelectAttrs select;
+    QuantAttrs quant;
 };
 
 }  // namespace kiln

@@ -15,6 +15,7 @@ template <class F> decltype(auto) visit(DType dtype, F&& f) {
     case DType::i32: return f(int32_t{});
     case DType::i64: return f(int64_t{});
     case DType::u8: return f(uint8_t{});
+    case DType::i8: return f(int8_t{});
     case DType::f32: break;
     }
     return f(float{});

@@ -87,7 +87,8 @@ Tensor scalar_operand(const Tensor& t, Scalar s) {
 DType promote_types(DType a, DType b) {
     for (DType t : {DType::f32, DType::i64, DType::i32})
         if (a == t || b == t) return t;
-    return DType::u8;
+    if (a != b) return DType::i32;  // i8 with u8: PyTorch's int16, which kiln lacks
+    return a;
 }
 
 // ---- Arithmetic ----

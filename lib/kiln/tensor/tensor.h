@@ -7,8 +7,8 @@
 // object is cheap and aliases the same storage, like assigning a torch.Tensor in Python.
 //
 // Dtype rules (kept simple, PyTorch-like):
-// - tensor ⊕ tensor: f32 if either is f32, else i64 if either is i64, else i32 if either is i32,
-//   else u8.
+// - tensor ⊕ tensor: f32 if either is f32, else i64 if either is i64, else i32 if either is i32
+//   or they are i8 and u8 (PyTorch's int16, which kiln lacks), else their dtype (u8 or i8).
 // - tensor ⊕ scalar: an integral scalar keeps the tensor's dtype; a floating scalar turns an
 //   integer tensor into f32.
 // - division is true division, so integers divide to f32; exp/log/sqrt/sigmoid/tanh of integers

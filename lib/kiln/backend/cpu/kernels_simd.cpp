@@ -15,7 +15,7 @@ namespace kiln::cpu {
 
 namespace {
 
-static_assert(op_count == 48, "a new op: a SET line here for its fast kernel, or none to run its reference");
+static_assert(op_count == 57, "a new op: a SET line here for its fast kernel, or none to run its reference");
 constexpr std::array<Kernel, op_count> make_table() {
     std::array<Kernel, op_count> t{};
 #define SET(op, fn) t[static_cast<int>(Op::op)] = simd::fn
@@ -37,7 +37,7 @@ constexpr std::array<Kernel, op_count> make_table() {
 
 const std::array<Kernel, op_count> fast_kernels = make_table();
 
-static_assert(op_count == 48, "a new op whose fast kernel needs scratch has a case here");
+static_assert(op_count == 57, "a new op whose fast kernel needs scratch has a case here");
 size_t fast_scratch_bytes(const KernelCall& c, int threads) {
     using simd::conv_forward_scratch_bytes, simd::conv_scratch_bytes, simd::grad_input_scratch_bytes;
     switch (c.op) {

@@ -99,6 +99,7 @@ public:
     const char* name() const override { return "cuda"; }
     std::string description() const override { return device_; }
     bool supports(const KernelCall& c) const override { return supported(c); }
+    std::span<const Op> missing_ops() const override { return cuda::missing_ops; }
     size_t scratch_bytes(const KernelCall& c) const override {
         return cudnn_ && CudnnConv::handles(c.op) ? cudnn_->workspace_bytes(c) : cuda::scratch_bytes(c);
     }

@@ -41,8 +41,16 @@ struct Grid {
     explicit Grid(int64_t n) : blocks(n <= 0 ? 0 : (n + threads - 1) / threads < max_blocks ? (n + threads - 1) / threads : max_blocks) {}
 };
 
-// Ops the backend runs (all of op.h's non-leaf ops, f32 data; labels i32/i64).
-inline bool supported(const KernelCall& c) { return !op_info(c.op).leaf(); }
+// int8 inference (issue 15) runs on the CPU backend and the micro runtime; this backend lacks it.
+inline constexpr Op missing_ops[] = {Op::quantize,    Op::dequantize,  Op::qconv2d, Op::qlinear, Op::qmax_pool2d,
+                                     Op::qavg_pool2d, Op::qadd,        Op::qmean,   Op::qlookup};
+
+// Ops the backend runs (all of op.h's other non-leaf ops, f32 data; labels i32/i64).
+inline bool supported(const KernelCall& c) {
+    for (Op op : missing_ops)
+        if (c.op == op) return false;
+    return !op_info(c.op).leaf();
+}
 
 namespace detail {
 
@@ -60,7 +68,7 @@ inline size_t scratch_bytes(const KernelCall& c) {
     const Shape& out = c.out.shape;
     const Attrs& attrs = *c.attrs;
     auto in = [&](int k) -> const Shape& { return c.in[k].shape; };
-    static_assert(op_count == 48, "a new op that needs scratch on CUDA has a case here");
+    static_assert(op_count == 57, "a new op that needs scratch on CUDA has a case here");
     switch (c.op) {
     case Op::sum: case Op::mean:
         return attrs.axis.all ? partial_bytes(chunking(1, in(0).numel()), 1) : 0;
@@ -181,9 +189,11 @@ template <class Exec> void run(Exec& ex, const KernelCall& c) {
     const TensorRef* in = c.in;
     auto f = [](const TensorRef& t) { return t.as<float>(); };
     const int64_t n = out.data ? out.numel() : 0;
-    static_assert(op_count == 48, "a new op needs a case in cuda::run (and its body in kernels.h)");
+    static_assert(op_count == 57, "a new op needs a case in cuda::run (and its body in kernels.h)");
     switch (c.op) {
     case Op::input: case Op::param: case Op::buffer: return;
+    case Op::quantize: case Op::dequantize: case Op::qconv2d: case Op::qlinear: case Op::qmax_pool2d:
+    case Op::qavg_pool2d: case Op::qadd: case Op::qmean: case Op::qlookup: return;  // missing_ops: refused at compile
     case Op::matmul: {
         const MatmulAttrs& a = c.attrs->matmul;
         GemmCall mm;

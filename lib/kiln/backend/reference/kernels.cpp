@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kiln/backend/kernel_math.h"
+#include "kiln/backend/reference/quantized.h"
 #include "kiln/core/rng.h"
 
 namespace kiln::reference {
@@ -395,6 +396,52 @@ void select(const KernelCall& c) {  // a view unless the planner gave it its own
     if (c.out.data != src) std::memcpy(c.out.data, src, bytes);
 }
 
+// --- int8 inference: the integer kernels of quantized.h over a kernel call ---
+quant::Output output_of(const KernelCall& c) {
+    const QuantAttrs& q = c.attrs->quant;
+    return {c.in[3].as<int32_t>(), q.y_zero, q.lo, q.hi};
+}
+quant::Multiplier multiplier(const QuantAttrs& q, int k) { return {q.m0[k], q.shift[k]}; }
+void quantize(const KernelCall& c) {
+    const QuantAttrs& q = c.attrs->quant;
+    const float* x = c.in[0].as<float>();
+    int8_t* y = c.out.as<int8_t>();
+    for (int64_t i = 0, n = c.out.numel(); i < n; ++i) y[i] = quant::quantize(x[i], {q.scale, q.y_zero}, q.lo, q.hi);
+}
+void dequantize(const KernelCall& c) {
+    const QuantAttrs& q = c.attrs->quant;
+    const int8_t* x = c.in[0].as<int8_t>();
+    float* y = c.out.as<float>();
+    for (int64_t i = 0, n = c.out.numel(); i < n; ++i) y[i] = quant::dequantize(x[i], {q.scale, q.x_zero});
+}
+void qconv2d(const KernelCall& c) {
+    quant::conv2d(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), c.in[0].as<int8_t>(), c.attrs->quant.x_zero, c.in[1].as<int8_t>(),
+                  c.in[2].as<int32_t>(), output_of(c), c.out.as<int8_t>());
+}
+void qlinear(const KernelCall& c) {
+    quant::linear(c.in[0].shape[0], c.in[0].shape[1], c.in[1].shape[0], c.in[0].as<int8_t>(), c.attrs->quant.x_zero, c.in[1].as<int8_t>(),
+                  c.in[2].as<int32_t>(), output_of(c), c.out.as<int8_t>());
+}
+void qmax_pool2d(const KernelCall& c) {
+    const Planes p(c.in[0].shape, c.out.shape);
+    quant::max_pool2d(c.attrs->pool, c.in[0].as<int8_t>(), p.count, p.h, p.w, p.oh, p.ow, c.out.as<int8_t>());
+}
+void qavg_pool2d(const KernelCall& c) {
+    const Planes p(c.in[0].shape, c.out.shape);
+    quant::avg_pool2d(c.attrs->pool, c.in[0].as<int8_t>(), c.attrs->quant.x_zero, p.count, p.h, p.w, p.oh, p.ow, c.out.as<int8_t>());
+}
+void qadd(const KernelCall& c) {
+    const QuantAttrs& q = c.attrs->quant;
+    const quant::AddParams p{q.x_zero, q.b_zero, q.y_zero, q.lo, q.hi, multiplier(q, 0), multiplier(q, 1), multiplier(q, 2)};
+    quant::add(p, c.in[0].as<int8_t>(), c.in[1].as<int8_t>(), c.out.numel(), c.out.as<int8_t>());
+}
+void qmean(const KernelCall& c) {
+    const QuantAttrs& q = c.attrs->quant;
+    const Shape& x = c.in[0].shape;
+    quant::mean(c.in[0].as<int8_t>(), q.x_zero, c.out.numel(), x[x.rank - 1], multiplier(q, 0), q.y_zero, c.out.as<int8_t>());
+}
+void qlookup(const KernelCall& c) { quant::lookup(c.in[1].as<int8_t>(), c.in[0].as<int8_t>(), c.out.numel(), c.out.as<int8_t>()); }
+
 // --- optimizer steps (torch.optim formulas) ---
 void sgd_update(const KernelCall& c) {
     const SgdAttrs& s = c.attrs->sgd;
@@ -412,7 +459,7 @@ void adam_update(const KernelCall& c) {
     for (int64_t i = 0, n = c.in[0].numel(); i < n; ++i) adam_element(a, st, p[i], grad[i], m[i], v[i]);
 }
 
-static_assert(op_count == 48, "a new op needs its reference kernel and a SET line here");
+static_assert(op_count == 57, "a new op needs its reference kernel and a SET line here");
 constexpr std::array<Kernel, op_count> make_table() {
     std::array<Kernel, op_count> t{};
 #define SET(op, fn) t[static_cast<int>(Op::op)] = fn
@@ -428,6 +475,8 @@ constexpr std::array<Kernel, op_count> make_table() {
     SET(channel_sum, channel_sum); SET(max_pool2d, max_pool2d); SET(max_pool2d_grad, max_pool2d_grad);
     SET(avg_pool2d, avg_pool2d); SET(avg_pool2d_grad, avg_pool2d_grad); SET(bn_stats, bn_stats); SET(bn_apply, bn_apply);
     SET(bn_param_grad, bn_param_grad); SET(bn_input_grad, bn_input_grad); SET(select, select);
+    SET(quantize, quantize); SET(dequantize, dequantize); SET(qconv2d, qconv2d); SET(qlinear, qlinear);
+    SET(qmax_pool2d, qmax_pool2d); SET(qavg_pool2d, qavg_pool2d); SET(qadd, qadd); SET(qmean, qmean); SET(qlookup, qlookup);
 #undef SET
     return t;
 }

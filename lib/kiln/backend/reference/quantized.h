@@ -12,11 +12,13 @@
 
 namespace kiln::quant {
 
-// Where an int32 sum goes: per output channel o, y = clamp(multiply(sum, multiplier[o]) + zero_point,
-// lo, hi); lo = the zero point fuses a ReLU.
+// Where an int32 sum goes: per output channel o, y = clamp(multiply(sum, at(o)) + zero_point,
+// lo, hi); lo = the zero point fuses a ReLU. multipliers holds (M0, shift) pairs, [o, 2], as the
+// mult input of qconv2d and qlinear.
 struct Output {
-    const Multiplier* multiplier;
+    const int32_t* multipliers;
     int32_t zero_point = 0, lo = -128, hi = 127;
+    KILN_HD Multiplier at(int64_t o) const { return {multipliers[2 * o], int(multipliers[2 * o + 1])}; }
 };
 
 // y [n, o, oh, ow] from x [n, c, h, w] (zero point x_zero) and w [o, c, kh, kw] (symmetric, per
@@ -38,7 +40,7 @@ KILN_HD void conv2d(const ConvGeom& g, const int8_t* x, int32_t x_zero, const in
                                 sum += (int32_t(x[((b * g.c + c) * g.h + yy) * g.w + xx]) - x_zero) * int32_t(w[((o * g.c + c) * g.kh + i) * g.kw + j]);
                             }
                         }
-                    y[((b * g.o + o) * g.oh + r) * g.ow + q] = requantize(sum, out.multiplier[o], out.zero_point, out.lo, out.hi);
+                    y[((b * g.o + o) * g.oh + r) * g.ow + q] = requantize(sum, out.at(o), out.zero_point, out.lo, out.hi);
                 }
 }
 
@@ -49,7 +51,7 @@ KILN_HD void linear(int64_t n, int64_t k, int64_t o, const int8_t* x, int32_t x_
         for (int64_t m = 0; m < o; ++m) {
             int32_t sum = bias ? bias[m] : 0;
             for (int64_t t = 0; t < k; ++t) sum += (int32_t(x[b * k + t]) - x_zero) * int32_t(w[m * k + t]);
-            y[b * o + m] = requantize(sum, out.multiplier[m], out.zero_point, out.lo, out.hi);
+            y[b * o + m] = requantize(sum, out.at(m), out.zero_point, out.lo, out.hi);
         }
 }
 
