@@ -17,9 +17,10 @@ BELOW = {
     "runtime": {"core", "op", "graph", "backend", "optim", "micro"},
     "nn": {"core", "op", "graph"},
     "io": {"core", "op", "graph", "backend", "optim", "micro", "runtime"},
+    "quant": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io"},
     "image": {"core"},
     "data": {"core", "image", "tensor"},
-    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data"},
+    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "quant", "image", "data"},
     "report": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data", "tensor", "train"},
 }
 

@@ -2,6 +2,9 @@
 // firmware, a Linux board, or the host — compiled here for a fixed batch with the device's kernels.
 //   kiln-export runs/tinyvgg --out fw/ --name tinyvgg            # fw/tinyvgg.{h,c,kprog}
 //   kiln-export runs/tinyvgg --out fw/ --name tinyvgg_train --train --lr 0.01 --momentum 0.9
+//   kiln-export runs/tinyvgg --int8 --calibrate idx:/usr/share/datasets/fashion-mnist,split=train
+// --int8 exports the run's int8 model (tools/int8.h); with --calibrate it first calibrates the float
+// model and writes the int8 file (RUN/best.int8.safetensors) that kiln-infer --int8 also reads.
 // NAME.h holds the constants a firmware sizes its memory with (NAME_ARENA_BYTES, …), NAME.c the
 // program as a const array (flash), NAME.kprog the same bytes for a device that loads it from a file.
 // The input conversion the run's eval transforms imply (to_tensor, normalize) goes into the program
@@ -22,6 +25,7 @@
 #include "kiln/io/checkpoint.h"
 #include "kiln/runtime/export.h"
 #include "kiln/runtime/program.h"
+#include "int8.h"
 #include "trained_run.h"
 
 namespace {
@@ -100,7 +104,12 @@ int export_command(int argc, char** argv) {
         .option("batch", "N", "the batch the program runs", "1")
         .flag("train", "a training program: forward, backward and SGD, its state in RAM")
         .option("lr", "X", "--train: the SGD learning rate", "0.01")
-        .option("momentum", "X", "--train: the SGD momentum (0: none, no momentum buffers)", "0");
+        .option("momentum", "X", "--train: the SGD momentum (0: none, no momentum buffers)", "0")
+        .flag("int8", "the int8 model: the run's int8 file, made first when --calibrate is given")
+        .option("calibrate", "SPEC", "--int8: calibrate on this dataset and write the run's int8 file")
+        .option("calibration-images", "N", "--calibrate: how many images, spread evenly over the dataset", "1000")
+        .option("calibration", "METHOD", "--calibrate: an activation's range from minmax, percentile or mse", "minmax")
+        .option("percentile", "P", "--calibration percentile: the % of values the range holds", "99.99");
     const kiln::tools::Args a = cmd.parse(argc, argv, 1);
     if (a.help) {
         std::fputs(cmd.help().c_str(), stdout);
@@ -112,6 +121,16 @@ int export_command(int argc, char** argv) {
     for (const char* o : {"lr", "momentum"})
         if (a.given(o) && !train) throw a.usage_error(std::string("--") + o + " goes with --train: it sets the training program's SGD");
     const float lr = float(a.real("lr", 0, 1e6)), momentum = float(a.real("momentum", 0, 1));
+    const bool int8 = a.given("int8");
+    if (int8 && train) throw a.usage_error("--int8 exports an inference program; --train trains in float");
+    for (const char* o : {"calibrate", "calibration-images", "calibration", "percentile"})
+        if (a.given(o) && !int8) throw a.usage_error(std::string("--") + o + " goes with --int8");
+    kiln::tools::Int8Calibration calibration;
+    if (a.given("calibrate")) calibration.spec = a.text("calibrate");
+    calibration.images = a.integer("calibration-images", 1, 1000000);
+    const std::string method = a.choice("calibration", {"minmax", "percentile", "mse"});
+    calibration.options.method = method == "mse" ? kiln::quant::Method::mse : method == "percentile" ? kiln::quant::Method::percentile : kiln::quant::Method::minmax;
+    calibration.options.percentile = a.real("percentile", 50.0001, 100);
     if (a.given("name")) {
         const std::string& n = a.text("name");
         bool identifier = !n.empty() && !std::isdigit(static_cast<unsigned char>(n[0]));
@@ -124,7 +143,14 @@ int export_command(int argc, char** argv) {
     const std::string out = a.given("out") ? a.text("out") : (fs::path(r.run.path()) / "export").string();
 
     kiln::Graph g(0);
-    const kiln::tools::TrainedModel m = kiln::tools::build_trained_model(g, r, batch);
+    kiln::tools::TrainedModel m;
+    if (int8) {
+        if (!calibration.spec.empty()) kiln::tools::quantize_run(r, calibration, "kiln-export");
+        const kiln::quant::Int8Model q = kiln::tools::build_int8_model(g, r, batch);
+        m.x = q.input, m.logits = q.output;
+    } else {
+        m = kiln::tools::build_trained_model(g, r, batch);
+    }
     kiln::ExportOptions eo;
     eo.input = m.x;
     eo.output = m.logits;
@@ -142,7 +168,7 @@ int export_command(int argc, char** argv) {
         copt.optimizer = kiln::SGD{.lr = lr, .momentum = momentum};
     }
     auto program = kiln::compile(g, copt);
-    kiln::io::load_state(*program, r.weights);
+    if (!int8) kiln::io::load_state(*program, r.weights);  // the int8 graph holds its weights
     const std::vector<uint8_t> bytes = kiln::export_program(*program, eo);
     const kiln::CSource c = kiln::program_c_source(bytes, name);
 
@@ -154,7 +180,7 @@ int export_command(int argc, char** argv) {
     kiln::io::write_file_atomic(base + ".c", c.source);
     kiln::io::write_file_atomic(base + ".kprog", std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     const kiln::MemoryPlan& plan = program->memory_plan();
-    std::printf("%s: %s program, batch %lld\n", base.c_str(), train ? "training" : "inference", static_cast<long long>(batch));
+    std::printf("%s: %s program, batch %lld\n", base.c_str(), train ? "training" : int8 ? "int8 inference" : "inference", static_cast<long long>(batch));
     std::printf("  arena %zu bytes (lower bound %zu), %s %zu bytes, program %zu bytes\n", plan.arena_bytes, plan.lower_bound,
                 train ? "state in RAM" : "weights in flash", plan.persistent_bytes, bytes.size());
     std::printf("  wrote %s.h, %s.c, %s.kprog\n", base.c_str(), base.c_str(), base.c_str());

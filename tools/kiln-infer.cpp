@@ -38,6 +38,7 @@
 #include "kiln/train/metrics.h"
 #include "kiln/train/run_files.h"
 #include "run_report.h"
+#include "int8.h"
 #include "trained_run.h"
 
 namespace {
@@ -80,7 +81,7 @@ struct Model {
 // The run (trained_run.h) compiled for `device` (a kiln::CompileOptions::backend name); the
 // weights are checked against the model by load_state. For an evaluation (`labelled`) the program
 // takes labels y and computes the loss kiln-train computes, cross_entropy(logits, y).
-Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled) {
+Model load_model(const std::string& run, int64_t batch, const std::string& device, bool labelled, bool int8) {
     const kiln::tools::TrainedRun r = kiln::tools::open_trained_run(run);
     Model m;
     m.run = r.run;
@@ -89,9 +90,13 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     m.classes = r.classes;
     m.batch = batch;
     kiln::Graph g(0);
-    const kiln::tools::TrainedModel built = kiln::tools::build_trained_model(g, r, batch);
-    m.x = built.x;
-    m.logits = built.logits;
+    if (int8) {  // the run's int8 file (tools/int8.h), its weights inside the graph
+        const kiln::quant::Int8Model q = kiln::tools::build_int8_model(g, r, batch);
+        m.x = q.input, m.logits = q.output, m.weights = kiln::tools::int8_path(r);
+    } else {
+        const kiln::tools::TrainedModel built = kiln::tools::build_trained_model(g, r, batch);
+        m.x = built.x, m.logits = built.logits;
+    }
     kiln::CompileOptions copt;
     if (labelled) {
         m.y = g.input("y", {batch}, kiln::DType::i64);
@@ -101,7 +106,7 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     copt.backend = device;
     m.program = kiln::tools::compile_on_device(g, copt);
     m.device = m.program->backend().name();
-    kiln::io::load_state(*m.program, m.weights);
+    if (!int8) kiln::io::load_state(*m.program, m.weights);
     return m;
 }
 
@@ -415,6 +420,7 @@ int infer_command(int argc, char** argv) {
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
         .option("device", kiln::tools::device_value_name, "where to run the model: cpu or cuda", "cpu")
+        .flag("int8", "run the run's int8 model (best.int8.safetensors, made by kiln-export --int8 --calibrate)")
         .flag("csv", "print CSV")
         .flag("json", "print a JSON document");
     std::vector<std::string> images;
@@ -437,7 +443,8 @@ int infer_command(int argc, char** argv) {
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
     const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
-    Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"));
+    if (a.given("int8") && a.given("filters")) throw a.usage_error("--filters draws the float weights; --int8 has codes");
+    Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"), a.given("int8"));
     const train::RunDir out = a.given("out") ? train::RunDir(a.text("out")) : m.run;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);
