@@ -187,11 +187,12 @@ std::vector<std::vector<float>> device_logits(const std::vector<uint8_t>& progra
 }
 
 // kiln-infer's logits for test samples 0..n-1 (--logits FILE): each row's logits, in dataset order.
-std::vector<std::vector<float>> infer_logits(const std::string& run_dir, int64_t n) {
+std::vector<std::vector<float>> infer_logits(const std::string& run_dir, int64_t n, const std::vector<std::string>& more = {}) {
     TempDir out;
     const std::string csv = out / "logits.csv";
-    const ToolRun r = run_tool("kiln-infer", {run_dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", csv,
-                                     "--out", out.path});
+    std::vector<std::string> args = {run_dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "1", "--logits", csv, "--out", out.path};
+    args.insert(args.end(), more.begin(), more.end());
+    const ToolRun r = run_tool("kiln-infer", args);
     BOOST_REQUIRE_EQUAL(r.status, 0);
     std::istringstream in(read_text(csv));
     std::string line;
@@ -333,6 +334,57 @@ BOOST_AUTO_TEST_CASE(the_program_predicts_what_kiln_infer_computes) {
     const std::vector<std::vector<float>> host = infer_logits(dir, n);
     check_logits(device_logits(read_export(out.path, "b1").program, n), host, "batch 1");
     check_logits(device_logits(read_export(out.path, "b4").program, n), host, "batch 4");
+}
+
+// The run's json evaluation: kiln-infer --json on the first n test images.
+double infer_accuracy(const std::string& run_dir, int64_t n, const std::vector<std::string>& more = {}) {
+    TempDir out;
+    std::vector<std::string> args = {run_dir, "--data", test_data, "--limit", std::to_string(n), "--batch", "100", "--json", "--out", out.path};
+    args.insert(args.end(), more.begin(), more.end());
+    const ToolRun r = run_tool("kiln-infer", args);
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    return json::parse(read_text(out / "evaluation.json")).at("accuracy").get<double>();
+}
+
+BOOST_AUTO_TEST_CASE(int8_programs) {
+    // kiln-export --int8 --calibrate on a copy of the tiny run: the int8 file beside its weights,
+    // the program on the micro runtime giving kiln-infer --int8's logits bit for bit (integer
+    // kernels: the reference here, the CPU backend's there), no more than 0.5 points of accuracy
+    // lost against the float model on 2,000 test images, and the arena a quarter of the float program's.
+    if (!have_data()) return;
+    TempDir dir;
+    const std::string run = dir / "run";
+    fs::create_directories(run);
+    for (const char* f : {"best.safetensors", "model.json"}) fs::copy_file(kiln::testing::tiny_tinyvgg_run(500) + "/" + f, run + "/" + f);
+    const std::string train_data = "idx:" + fmnist + ",split=train";
+    const ToolRun q = export_tool({run, "--int8", "--calibrate", train_data, "--calibration-images", "300", "--out", dir / "q", "--name", "q"});
+    BOOST_REQUIRE_EQUAL(q.status, 0);
+    BOOST_TEST(contains(q.out, "int8 inference program"));
+    BOOST_TEST(fs::exists(run + "/best.int8.safetensors"));
+    const int64_t n = 8;
+    const std::vector<std::vector<float>> host = infer_logits(run, n, {"--int8"}), device = device_logits(read_export(dir / "q", "q").program, n);
+    BOOST_REQUIRE_EQUAL(device.size(), host.size());
+    for (size_t i = 0; i < host.size(); ++i)
+        BOOST_TEST(device[i] == host[i], "sample " << i << ": the micro runtime's int8 logits differ from kiln-infer --int8's");
+
+    const double float_acc = infer_accuracy(run, 2000), int8_acc = infer_accuracy(run, 2000, {"--int8"});
+    BOOST_TEST_MESSAGE("tiny TinyVGG on 2,000 test images: float " << float_acc << ", int8 " << int8_acc);
+    BOOST_TEST(int8_acc >= float_acc - 0.005, "float accuracy " << float_acc << ", int8 " << int8_acc << ": more than 0.5 points lost");
+
+    // The float program's arena against the int8 one's (the headers' macros): activations of one
+    // byte instead of four, the f32 input and the 64-byte alignment of each tensor aside.
+    BOOST_REQUIRE_EQUAL(export_tool({run, "--out", dir / "f", "--name", "f"}).status, 0);
+    const uint64_t float_arena = macro_number(read_text(dir / "f/f.h"), "F_ARENA_BYTES");
+    const uint64_t int8_arena = macro_number(read_text(dir / "q/q.h"), "Q_ARENA_BYTES");
+    BOOST_TEST_MESSAGE("arena: float " << float_arena << " B, int8 " << int8_arena << " B");
+    BOOST_TEST(int8_arena * 4 <= float_arena + 4 * 128);
+
+    // A missing int8 file names itself and how to make it.
+    fs::remove(run + "/best.int8.safetensors");
+    const ToolRun missing = run_tool("kiln-infer", {run, "--data", test_data, "--limit", "10", "--int8"});
+    BOOST_TEST(missing.status == 1);
+    BOOST_TEST(contains(missing.err, "best.int8.safetensors: not found"));
+    BOOST_TEST(contains(missing.err, "--int8 --calibrate"));
 }
 
 BOOST_AUTO_TEST_CASE(training_programs) {
