@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 MODELS = ["fmnist_mlp", "lenet5", "tinyvgg", "resnet_mini"]
+INT8_MODELS = ["lenet5_int8", "tinyvgg_int8", "resnet_mini_int8"]  # kiln-export --int8
 RAM = 256 * 1024
 
 
@@ -71,7 +72,7 @@ def main():
     print("Inference on the Cortex-M7 (mps2-an500 under QEMU), batch 1, firmware built -Os (--buildtype=minsize):\n")
     print("| model | runtime code | program (weights + schedule) | flash | arena planned / lower bound | stack | RAM in use |")
     print("|---|---|---|---|---|---|---|")
-    for model in MODELS:
+    for model in MODELS + INT8_MODELS:
         header = programs / f"{model}.h"
         code = micro_code_bytes(build, build / "examples" / "device" / f"infer-{model}")
         program = define(header, "PROGRAM_BYTES")

@@ -6,6 +6,11 @@ measures kiln's inference:
     build-peers/venv/bin/python bench/models_onnx.py --export FOLDER        # FOLDER/MODEL.onnx, all five
     build-peers/venv/bin/python bench/models_onnx.py MODEL --onnx FOLDER [--threads 2] [--seconds 2]
     build-peers/venv/bin/python bench/models_onnx.py --info
+    build-peers/venv/bin/python bench/models_onnx.py --quantize FOLDER --calibration FILE   # FOLDER/MODEL.int8.onnx
+    build-peers/venv/bin/python bench/models_onnx.py MODEL --onnx FOLDER --int8 [...]        # measures MODEL.int8.onnx
+--quantize makes each exported model's int8 form with onnxruntime.quantization.quantize_static: QDQ,
+int8 activations and weights, weights per channel, min/max calibration on FILE's raw f32 images
+[n, 1, 28, 28] (bench/int8_vs_peers.py writes it; kiln's int8 model calibrates on the same).
 Each call first copies its batch into the input array, as bench-models writes kiln's.
   infer_img_s   images/s of session.run at batch 1000 (random x in [0, 1)), median of 3 runs of --seconds / 3
   latency_us    the median over 2000 calls of session.run with one [1, 1, 28, 28] image
@@ -61,8 +66,28 @@ def export(folder):
     print(f"exported {' '.join(MODELS)} to {folder} with torch {torch.__version__}")
 
 
-def session(name, threads, folder):
-    path = os.path.join(folder, f"{name}.onnx")
+def quantize(folder, calibration):
+    from onnxruntime import quantization as q
+    images = np.fromfile(calibration, dtype=np.float32).reshape(-1, 1, 28, 28)
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": images[i:i + 100]} for i in range(0, len(images), 100)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    for name in MODELS:
+        source, prepared = os.path.join(folder, f"{name}.onnx"), os.path.join(folder, f"{name}.prep.onnx")
+        q.shape_inference.quant_pre_process(source, prepared)
+        q.quantize_static(prepared, os.path.join(folder, f"{name}.int8.onnx"), Reader(), quant_format=q.QuantFormat.QDQ,
+                          activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, per_channel=True,
+                          calibrate_method=q.CalibrationMethod.MinMax)
+    print(f"quantized {' '.join(MODELS)} in {folder} with onnxruntime {ort.__version__} on {len(images)} images")
+
+
+def session(name, threads, folder, int8=False):
+    path = os.path.join(folder, f"{name}.int8.onnx" if int8 else f"{name}.onnx")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
@@ -71,9 +96,9 @@ def session(name, threads, folder):
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def measure(name, folder, threads, seconds):
+def measure(name, folder, threads, seconds, int8=False):
     rng = np.random.default_rng(7)
-    s = session(name, threads, folder)
+    s = session(name, threads, folder, int8)
     # Every call first writes its batch into the array the session reads, as bench-models writes
     # kiln's into the program's input (what a loader's batch costs either way).
     source = rng.random((1000, 1, 28, 28), dtype=np.float32)
@@ -103,13 +128,18 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--info", action="store_true", help="print onnxruntime's version and providers, then exit")
+    parser.add_argument("--quantize", metavar="FOLDER", help="quantize the models --export wrote to FOLDER, then exit")
+    parser.add_argument("--calibration", metavar="FILE", help="--quantize: raw f32 images [n, 1, 28, 28]")
+    parser.add_argument("--int8", action="store_true", help="measure MODEL.int8.onnx")
     args = parser.parse_args()
     if args.info:
         print(f"onnxruntime {ort.__version__} ({', '.join(ort.get_available_providers())})")
     elif args.export:
         export(args.export)
+    elif args.quantize and args.calibration:
+        quantize(args.quantize, args.calibration)
     elif args.model and args.onnx:
-        print(measure(args.model, args.onnx, args.threads, args.seconds), flush=True)
+        print(measure(args.model, args.onnx, args.threads, args.seconds, args.int8), flush=True)
     else:
         parser.error("MODEL --onnx FOLDER, --export FOLDER or --info is needed")
 

@@ -2,7 +2,8 @@
 # Deploys kiln's course models to devices and checks them against the build machine:
 #   1. trains TinyVGG (hidden 10), LeNet-5, fmnist_mlp and resnet_mini briefly (10,000 Fashion-MNIST
 #      images, two epochs of Adam; about 25 s in all) with the native build's kiln-train;
-#   2. exports each with kiln-export (and TinyVGG's training program, SGD with momentum 0.9), has
+#   2. exports each with kiln-export (and TinyVGG's training program, SGD with momentum 0.9, and the
+#      int8 programs of TinyVGG, LeNet-5 and resnet_mini, kiln-export --int8 --calibrate), has
 #      kiln-infer write its logits for the first 100 test images, embeds those images, and has
 #      device-train-reference take the training check's steps on the host — all into
 #      build-device/programs/;
@@ -46,6 +47,14 @@ for model in tinyvgg lenet5 fmnist_mlp resnet_mini; do
         --logits "$programs/$model.csv" >/dev/null
     python3 examples/device/embed.py logits "$programs/$model.csv" "$model" "$programs/${model}_expected.h"
 done
+# int8: calibrated on 1,000 training images (min/max); the device must give kiln-infer --int8's
+# logits bit for bit.
+for model in tinyvgg lenet5 resnet_mini; do
+    "$native/tools/kiln-export" "$work/runs/$model" --int8 --calibrate "idx:$data,split=train" --out "$programs" --name "${model}_int8"
+    "$native/tools/kiln-infer" "$work/runs/$model" --int8 --data "idx:$data,split=test" --limit 100 --batch 1 \
+        --logits "$programs/${model}_int8.csv" >/dev/null
+    python3 examples/device/embed.py logits "$programs/${model}_int8.csv" "${model}_int8" "$programs/${model}_int8_expected.h"
+done
 python3 examples/device/embed.py samples "$data" 100 "$programs"
 # On-device training: fine-tuning the trained TinyVGG on the 100 images, 300 steps of batch 1 (three
 # passes), SGD with momentum.
@@ -75,7 +84,8 @@ for t in "${targets[@]}"; do
     meson compile -C "$builddir" || { status=1; continue; }
     if [ "$t" = m7 ]; then
         echo "--- firmware sizes (text: flash; data + bss: RAM besides the stack)"
-        (cd "$builddir/examples/device" && arm-none-eabi-size kernel-check infer-tinyvgg infer-lenet5 infer-fmnist_mlp infer-resnet_mini train-tinyvgg)
+        (cd "$builddir/examples/device" && arm-none-eabi-size kernel-check infer-tinyvgg infer-lenet5 infer-fmnist_mlp infer-resnet_mini \
+            infer-tinyvgg_int8 infer-lenet5_int8 infer-resnet_mini_int8 train-tinyvgg)
     fi
     rm -f "$builddir/meson-logs/testlog.json"   # never count an earlier run's results
     meson test -C "$builddir" --print-errorlogs --verbose --num-processes 2 || status=1

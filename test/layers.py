@@ -20,7 +20,7 @@ BELOW = {
     "quant": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io"},
     "image": {"core"},
     "data": {"core", "image", "tensor"},
-    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "quant", "image", "data"},
+    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data"},
     "report": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data", "tensor", "train"},
 }
 
