@@ -61,9 +61,11 @@ inline std::string quantize_run(const TrainedRun& r, const Int8Calibration& c, c
             cal.observe(*program, pass);
         }
     }
+    char percentile[32];
+    std::snprintf(percentile, sizeof percentile, " %g", c.options.percentile);
     const std::string how = std::string(quant::method_name(c.options.method)) +
-                            (c.options.method == quant::Method::percentile ? " " + std::to_string(c.options.percentile) : "") + ", " +
-                            std::to_string(n) + " images of " + data.spec();
+                            (c.options.method == quant::Method::percentile ? percentile : "") + ", " + std::to_string(n) +
+                            " images of " + data.spec();
     const std::string path = int8_path(r);
     io::save_safetensors(path, quant::quantize_weights(plan, g, *program, cal.encodings()), quant::int8_metadata(how));
     std::printf("%s: int8 weights and encodings (calibration: %s)\n", path.c_str(), how.c_str());
