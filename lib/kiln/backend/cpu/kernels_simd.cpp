@@ -6,6 +6,8 @@
 //   matmul_conv.cpp  matmul, and conv2d and its gradients as im2col + GEMM (how they split work)
 //   pool.cpp         max and average pooling and their gradients
 //   norm.cpp         batch norm's kernels and channel_sum
+//   quantized.cpp    int8: qconv2d and qlinear (VNNI, AVX2, NEON sdot or widening, plain C++: chosen at run
+//                    time), qmax_pool2d, qadd, and the rest of the int8 ops threaded
 // An op without a SET line here runs its reference kernel.
 #include <array>
 
@@ -28,7 +30,8 @@ constexpr std::array<Kernel, op_count> make_table() {
     SET(max_pool2d, max_pool2d); SET(max_pool2d_grad, max_pool2d_grad); SET(avg_pool2d, avg_pool2d);
     SET(avg_pool2d_grad, avg_pool2d_grad); SET(bn_stats, bn_stats); SET(bn_apply, bn_apply);
     SET(bn_param_grad, bn_param_grad); SET(bn_input_grad, bn_input_grad); SET(channel_sum, channel_sum);
-    SET(expand, expand);
+    SET(expand, expand); SET(qconv2d, qconv2d); SET(qlinear, qlinear); SET(qmax_pool2d, qmax_pool2d); SET(qadd, qadd);
+    SET(qavg_pool2d, qavg_pool2d); SET(qmean, qmean); SET(quantize, quantize); SET(dequantize, dequantize); SET(qlookup, qlookup);
 #undef SET
     return t;
 }
@@ -44,6 +47,8 @@ size_t fast_scratch_bytes(const KernelCall& c, int threads) {
     case Op::conv2d: return conv_forward_scratch_bytes(ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), threads);
     case Op::conv2d_grad_input: return grad_input_scratch_bytes(ConvGeom(c.out.shape, c.in[1].shape, c.attrs->conv), threads);
     case Op::conv2d_grad_weight: return conv_scratch_bytes(ConvGeom(c.in[1].shape, c.out.shape, c.attrs->conv), threads);
+    case Op::qconv2d: return simd::qconv2d_scratch_bytes(simd::int8_isa(), ConvGeom(c.in[0].shape, c.in[1].shape, c.attrs->conv), threads);
+    case Op::qlinear: return simd::qlinear_scratch_bytes(simd::int8_isa(), c.in[0].shape[0], c.in[0].shape[1], c.in[1].shape[0]);
     default: return 0;
     }
 }

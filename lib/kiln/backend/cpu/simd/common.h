@@ -87,4 +87,27 @@ void bn_param_grad(const KernelCall& c, Context& ctx);
 void bn_input_grad(const KernelCall& c, Context& ctx);
 void channel_sum(const KernelCall& c, Context& ctx);
 
+// quantized.cpp: int8 qconv2d and qlinear as 4-way integer dot products, bit for bit the reference's,
+// in the instructions this CPU has — chosen at run time by int8_isa(), or by KILN_INT8_ISA (one of
+// the names below) — and their scratch for `threads` threads.
+enum class Int8Isa { generic, avx2, vnni, neon, sdot };  // plain C++; x86: vpmaddwd, vpdpbusd; aarch64: smull, sdot
+const char* int8_isa_name(Int8Isa isa);
+const char* int8_isa_missing(Int8Isa isa);  // why this build or CPU cannot run it; nullptr when it can
+Int8Isa int8_isa();
+void qconv2d(const KernelCall& c, Context& ctx);
+void qlinear(const KernelCall& c, Context& ctx);
+void qconv2d_with(Int8Isa isa, const KernelCall& c, Context& ctx);  // tests: one variant (the reference where it cannot run)
+void qlinear_with(Int8Isa isa, const KernelCall& c, Context& ctx);
+// None for batch 1 (nor for fewer images than threads): a batch-1 arena holds activations only.
+size_t qconv2d_scratch_bytes(Int8Isa isa, const ConvGeom& g, int threads);
+size_t qlinear_scratch_bytes(Int8Isa isa, int64_t n, int64_t k, int64_t o);
+// and the other int8 ops (no scratch): qmax_pool2d separable and vectorised, qadd vectorised, the rest threaded
+void qmax_pool2d(const KernelCall& c, Context& ctx);
+void qadd(const KernelCall& c, Context& ctx);
+void qavg_pool2d(const KernelCall& c, Context& ctx);
+void qmean(const KernelCall& c, Context& ctx);
+void quantize(const KernelCall& c, Context& ctx);
+void dequantize(const KernelCall& c, Context& ctx);
+void qlookup(const KernelCall& c, Context& ctx);
+
 }  // namespace kiln::cpu::simd
