@@ -123,7 +123,7 @@ Result run_node(Backend& be, const Graph& g, const Node& n, const std::vector<st
     const size_t out_bytes = size_t(n.shape.numel()) * dtype_size(n.dtype);
     if (n.has_output()) {
         out = std::make_unique<Buffer>(be, out_bytes);
-        const std::vector<float> nan(out_bytes / 4, std::numeric_limits<float>::quiet_NaN());
+        const std::vector<float> nan((out_bytes + 3) / 4, std::numeric_limits<float>::quiet_NaN());  // i8 outputs: any byte count
         be.copy_to_device(out->data(), nan.data(), out_bytes);
         call.out = {out->data(), n.dtype, n.shape};
     }

@@ -54,9 +54,12 @@ KILN_HD int32_t multiply(int32_t x, Multiplier m) {
 // An int32 accumulator to int8: scaled, offset by the output's zero point, clamped to
 // [lo, hi] (−128…127, or from the zero point up for a fused ReLU).
 KILN_HD int8_t requantize(int32_t acc, Multiplier m, int32_t zero_point, int32_t lo = -128, int32_t hi = 127) {
-    int32_t v = multiply(acc, m) + zero_point;
-    v = v < lo ? lo : v;
-    return int8_t(v > hi ? hi : v);
+    // Clamped before the zero point is added (the same result), so that a product near INT32_MAX
+    // cannot overflow: every path (SIMD ones too) computes it this way.
+    int32_t v = multiply(acc, m);
+    v = v < lo - zero_point ? lo - zero_point : v;
+    v = v > hi - zero_point ? hi - zero_point : v;
+    return int8_t(v + zero_point);
 }
 
 // An affine int8 encoding of reals: r = scale · (q − zero_point).

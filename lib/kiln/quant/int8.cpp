@@ -375,7 +375,7 @@ Int8Model build_int8(Graph& q, const Graph& g, const Plan& plan, const io::Safet
     Int8Model m;
     for (const Layer& l : plan.layers) {
         const Node& n = nodes[size_t(l.op)];
-        const Params x = enc[size_t(l.in[0])], y = enc[size_t(l.out)];
+        const Params x = l.kind == Layer::input ? Params{} : enc[size_t(l.in[0])], y = enc[size_t(l.out)];
         QuantAttrs a;
         a.x_zero = x.zero_point, a.y_zero = y.zero_point, a.lo = l.relu ? y.zero_point : -128;
         Value v;
