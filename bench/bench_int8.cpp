@@ -1,5 +1,5 @@
 // bench-int8: a course model in int8 (kiln/quant) beside the same model in float, on the CPU:
-//   bench-int8 MODEL --calibration FILE [--threads N] [--seconds S] [--smoke]
+//   bench-int8 MODEL --calibration FILE [--threads N] [--seconds S] [--profile] [--smoke]
 // FILE holds raw f32 images [n, 1, 28, 28] (bench/int8_vs_peers.py writes the first Fashion-MNIST
 // training images there, and calibrates onnxruntime's int8 model on the same). The weights are the
 // model's seeded initial ones (speed does not depend on them); calibration is min/max over FILE.
@@ -9,6 +9,7 @@
 //   float_weights, int8_weights             the batch-1 program's persistent bytes (weights, scales)
 //   float_arena, int8_arena                 the batch-1 program's arena bytes
 //   infer_gflop                             2 × the multiply-adds of one image (convolutions, matmuls)
+// --profile adds, on stderr, the time per op of the float and int8 programs at batch 1000 and 1.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -28,7 +29,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool smoke = false;
+bool smoke = false, profile = false;
+
+// --profile: the time per op over a few more calls (Program::profile_report).
+template <class F> void print_profile(Program& p, const char* what, int calls, F call) {
+    if (!profile) return;
+    p.set_profiling(true);
+    for (int i = 0; i < calls; ++i) call();
+    std::fprintf(stderr, "%s, %d calls:\n%s", what, calls, p.profile_report().c_str());
+    p.set_profiling(false);
+}
 int repeats = 3, latency_calls = 2000;
 
 template <class F> double rate(double seconds, F f) {
@@ -81,7 +91,9 @@ Figures measure(Graph& g, Value x, Value out, int threads, double seconds, const
             p->set_profiling(true);
             call();
             for (const Program::StepProfile& s : p->profile_steps()) *gflop += s.flops / 1000.0 / 1e9;
+            p->set_profiling(false);
         }
+        print_profile(*p, gflop ? "float, batch 1000" : "int8, batch 1000", 5, call);
     }
     return f;
 }
@@ -98,6 +110,7 @@ int main(int argc, char** argv) {
     double seconds = 2.0;
     for (int i = 4; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--smoke")) smoke = true, repeats = 1, latency_calls = 20, seconds = 0;
+        else if (!std::strcmp(argv[i], "--profile")) profile = true;
         else if (i + 1 < argc && !std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[++i]);
         else if (i + 1 < argc && !std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[++i]);
     }
@@ -139,6 +152,7 @@ int main(int argc, char** argv) {
         // Batch 1: latency (write, forward, read the logits) and the program's memory.
         Models one;
         build(1, one);
+        Figures f1, q1;
         auto latency = [&](Graph& g, Value x, Value out, Figures& f) {
             CompileOptions o;
             o.outputs = {out};
@@ -155,8 +169,11 @@ int main(int argc, char** argv) {
                 us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
             }
             f.latency_us = median(us);
+            print_profile(*p, &f == &f1 ? "float, batch 1" : "int8, batch 1", 2000, [&] {
+                p->write_input(x, images.data(), 1);
+                p->forward(1);
+            });
         };
-        Figures f1, q1;
         latency(one.g, one.x, one.logits, f1);
         latency(one.q, one.int8.input, one.int8.output, q1);
         std::printf("model=%s threads=%d float_infer_img_s=%.0f int8_infer_img_s=%.0f float_latency_us=%.1f int8_latency_us=%.1f "

@@ -6,13 +6,18 @@
 // codes and zero points, sums near the int32 limit (65,536 products, the graph's cap), and
 // multipliers and sums over their whole ranges for the requantization. Each run checks the guard
 // bytes around the output and the scratch (the kernel's scratch size must be enough), and that the
-// fast kernel ran where it has scratch (it writes there; the reference does not).
+// fast kernel ran where it has scratch (it writes there; the reference does not). Then the other
+// int8 ops through the fast table, and quantize and qlookup in every variant too: quantize on the
+// values where rounding and the clamp could go astray (ties, their neighbours, ±inf, NaN,
+// denormals, huge values, any bit pattern), average pooling on windows of every sum.
 #define BOOST_TEST_MODULE quant_kernels
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -346,10 +351,14 @@ Buffer codes_of(std::mt19937& gen, Shape s, int lo = -128, int hi = 127) {
     return b;
 }
 
-// Output bytes of op on `in`: reference::kernels (threads 0) or cpu::fast_kernels on 1 or 3 threads,
-// with guard bytes around the output and the scratch; in_place: the output is in[0]'s buffer.
+// A fast kernel other than the table's: one variant of it.
+using FastKernel = std::function<void(const KernelCall&, cpu::Context&)>;
+
+// Output bytes of op on `in`: reference::kernels (threads 0) or `fast` (by default cpu::fast_kernels')
+// on 1 or 3 threads, with guard bytes around the output and the scratch; in_place: the output is
+// in[0]'s buffer.
 std::vector<uint8_t> run_op(Op op, const Attrs& attrs, std::vector<Buffer> in, const Shape& out_shape, DType out_dtype, int threads,
-                            bool in_place, const std::string& what) {
+                            bool in_place, const std::string& what, const FastKernel& fast = {}) {
     const size_t out_bytes = size_t(out_shape.numel()) * dtype_size(out_dtype);
     std::vector<uint8_t> out(out_bytes + 2 * guard, sentinel);
     if (in_place) std::copy(in[0].bytes.begin(), in[0].bytes.end(), out.begin() + guard);
@@ -368,7 +377,8 @@ std::vector<uint8_t> run_op(Op op, const Attrs& attrs, std::vector<Buffer> in, c
         std::vector<uint8_t> scratch(scratch_bytes + 2 * guard, sentinel);
         c.scratch = scratch.data() + guard;
         cpu::Context ctx = machine(threads).context();
-        cpu::fast_kernels[static_cast<int>(op)](c, ctx);
+        if (fast) fast(c, ctx);
+        else cpu::fast_kernels[static_cast<int>(op)](c, ctx);
         BOOST_TEST((untouched(scratch.data(), guard) && untouched(scratch.data() + guard + scratch_bytes, guard)),
                    what << ": wrote outside its scratch");
     }
@@ -378,18 +388,34 @@ std::vector<uint8_t> run_op(Op op, const Attrs& attrs, std::vector<Buffer> in, c
 
 // The fast kernel on 1 and 3 threads (and in place where the op may run so) gives the reference's bytes.
 void compare_op(Op op, const Attrs& attrs, const std::vector<Buffer>& in, const Shape& out_shape, DType out_dtype,
-                const std::string& what) {
+                const std::string& what, const FastKernel& fast = {}) {
     const bool may_be_in_place = op_info(op).in_place();
     const std::vector<uint8_t> want = run_op(op, attrs, in, out_shape, out_dtype, 0, false, what);
     for (int threads : {1, 3})
         for (bool in_place : {false, true}) {
             if (in_place && !may_be_in_place) continue;
-            const std::vector<uint8_t> got = run_op(op, attrs, in, out_shape, out_dtype, threads, in_place, what);
+            const std::vector<uint8_t> got = run_op(op, attrs, in, out_shape, out_dtype, threads, in_place, what, fast);
             size_t i = 0;
             while (i < want.size() && got[i] == want[i]) ++i;
-            BOOST_TEST(i == want.size(),
-                       what << " [" << threads << " threads" << (in_place ? ", in place" : "") << "]: byte " << i << " differs");
+            BOOST_TEST(i == want.size(), what << " [" << threads << " threads" << (in_place ? ", in place" : "") << "]: byte " << i
+                                              << " is " << int(i < got.size() ? int8_t(got[i]) : 0) << ", the reference's "
+                                              << int(i < want.size() ? int8_t(want[i]) : 0));
         }
+}
+
+// compare_op for the table's kernel and for each variant this CPU runs (op_with: quantize_with or qlookup_with).
+void compare_variants(Op op, void (*op_with)(Int8Isa, const KernelCall&, cpu::Context&), const Attrs& attrs, const std::vector<Buffer>& in,
+                      const Shape& out_shape, DType out_dtype, const std::string& what) {
+    compare_op(op, attrs, in, out_shape, out_dtype, what);
+    for (Int8Isa isa : runnable())
+        compare_op(op, attrs, in, out_shape, out_dtype, what + " [" + cpu::simd::int8_isa_name(isa) + "]",
+                   [isa, op_with](const KernelCall& c, cpu::Context& ctx) { op_with(isa, c, ctx); });
+}
+
+Buffer floats_of(const std::vector<float>& v) {
+    Buffer b{DType::f32, Shape{int64_t(v.size())}, std::vector<uint8_t>(v.size() * 4)};
+    std::memcpy(b.bytes.data(), v.data(), b.bytes.size());
+    return b;
 }
 
 }  // namespace
@@ -472,7 +498,129 @@ BOOST_AUTO_TEST_CASE(mean_quantize_dequantize_and_lookup_match_the_reference) {
             std::memcpy(x.bytes.data() + 4 * k, &v, 4);
         }
         attrs.quant.lo = pick(-128, 0), attrs.quant.hi = pick(0, 127);
-        compare_op(Op::quantize, attrs, {x}, s, DType::i8, "quantize " + s.str());
-        compare_op(Op::qlookup, attrs, {codes_of(gen, s), codes_of(gen, Shape{256})}, s, DType::i8, "qlookup " + s.str());
+        compare_variants(Op::quantize, cpu::simd::quantize_with, attrs, {x}, s, DType::i8, "quantize " + s.str());
+        compare_variants(Op::qlookup, cpu::simd::qlookup_with, attrs, {codes_of(gen, s), codes_of(gen, Shape{256})}, s, DType::i8,
+                         "qlookup " + s.str());
+    }
+}
+
+// Every code through tables of every kind, at lengths around the vectors' (16, 64) and the
+// threads' blocks (256), in place too.
+BOOST_AUTO_TEST_CASE(qlookup_matches_in_every_variant) {
+    std::mt19937 gen(24);
+    Attrs attrs;
+    for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 127, 255, 256, 257, 1000, 4099, 70001}) {
+        Buffer x = codes_of(gen, Shape{n});
+        for (int64_t i = 0; i < std::min<int64_t>(n, 256); ++i) x.bytes[size_t(i)] = uint8_t(i);  // each code, in order
+        for (int kind = 0; kind < 3; ++kind) {
+            Buffer table = codes_of(gen, Shape{256});
+            for (int i = 0; i < 256; ++i)
+                if (kind == 1) table.bytes[size_t(i)] = uint8_t(i);            // each entry its index
+                else if (kind == 2) table.bytes[size_t(i)] = uint8_t(255 - i);  // descending
+            compare_variants(Op::qlookup, cpu::simd::qlookup_with, attrs, {x, table}, x.shape, DType::i8,
+                             "qlookup n " + std::to_string(n) + " table " + std::to_string(kind));
+        }
+    }
+}
+
+// quantize at scales where ties (k + 1/2)·scale are exact floats, and others; on each: the ties,
+// the floats next to them, whole multiples, ±0, ±inf, NaNs, denormals, huge values and random bit
+// patterns — with zero points and clamps at both ends, at lengths that leave the vectors' tails.
+BOOST_AUTO_TEST_CASE(quantize_of_special_values_matches_in_every_variant) {
+    std::mt19937 gen(25);
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float scales[] = {1.0f, 0.5f, 0.375f, 3.0f, 1.0f / 256.0f, 0.0117f, 0.1f, 7.3e-5f, 2.5e-3f, 1e30f, 1e-39f /* denormal */};
+    struct Encoding {
+        int32_t zero, lo, hi;
+    };
+    const Encoding encodings[] = {{0, -128, 127}, {-128, -128, 127}, {127, -128, 127}, {-7, -7, 127}, {5, -100, 50}, {3, 3, 3},
+                                  {0, 10, -10}};  // lo > hi: the reference's order, lo first
+    int exact_ties = 0;
+    for (float scale : scales) {
+        std::vector<float> v;
+        for (int k = -300; k <= 300; ++k) {
+            const float tie = (float(k) + 0.5f) * scale, whole = float(k) * scale;
+            for (float f : {tie, whole})
+                v.insert(v.end(), {f, std::nextafter(f, inf), std::nextafter(f, -inf)});
+            const double q = double(tie) / double(scale);
+            exact_ties += q - std::floor(q) == 0.5;
+        }
+        using limits = std::numeric_limits<float>;
+        for (float f : {0.0f, -0.0f, inf, -inf, nan, -nan, limits::signaling_NaN(), limits::denorm_min(), -limits::denorm_min(), 1e-40f,
+                        -1e-40f, limits::min(), -limits::min(), limits::max(), -limits::max(), 1e10f, -1e10f, 2147483648.0f,
+                        -2147483648.0f, 4503599627370496.0f, -9007199254740992.0f, 3e38f})
+            v.push_back(f);
+        for (int i = 0; i < 1500; ++i) {  // any bit pattern
+            const uint32_t bits = uint32_t(gen());
+            float f;
+            std::memcpy(&f, &bits, 4);
+            v.push_back(f);
+        }
+        std::shuffle(v.begin() + 3 * 2 * 601, v.end(), gen);  // the specials among the random ones, ties kept in order
+        for (const Encoding& e : encodings) {
+            Attrs attrs;
+            attrs.quant.scale = scale, attrs.quant.y_zero = e.zero, attrs.quant.lo = e.lo, attrs.quant.hi = e.hi;
+            const std::string what = "quantize scale " + std::to_string(scale) + " zero " + std::to_string(e.zero) + " [" +
+                                     std::to_string(e.lo) + ", " + std::to_string(e.hi) + "]";
+            compare_variants(Op::quantize, cpu::simd::quantize_with, attrs, {floats_of(v)}, Shape{int64_t(v.size())}, DType::i8, what);
+            for (size_t n = 1; n <= 19; ++n) {  // short runs: the vectors' tails
+                const std::vector<float> part(v.end() - std::ptrdiff_t(n), v.end());
+                compare_variants(Op::quantize, cpu::simd::quantize_with, attrs, {floats_of(part)}, Shape{int64_t(n)}, DType::i8,
+                                 what + " n " + std::to_string(n));
+            }
+        }
+    }
+    BOOST_TEST(exact_ties > 2500);  // most scales above make (k + 1/2)·scale an exact tie
+}
+
+// Windows inside the plane (no padding, no ceil_mode overhang) share a divisor: the fast path's.
+// Kernels and strides of all kinds (tiling, overlapping, with gaps; planes joined where windows
+// tile whole planes), codes uniform or at the extremes (sums ±128·d), then every window sum
+// −128·d … 127·d for divisors that are and are not powers of two, and the largest windows.
+BOOST_AUTO_TEST_CASE(average_pooling_of_whole_windows_matches_the_reference) {
+    std::mt19937 gen(26);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
+    auto pool = [&](Pool2dAttrs a, const Buffer& x, const std::string& what) {
+        const int64_t oh = window_out_size(x.shape[2], a.kernel_h, a.stride_h, a.pad_h, 1, a.ceil_mode);
+        const int64_t ow = window_out_size(x.shape[3], a.kernel_w, a.stride_w, a.pad_w, 1, a.ceil_mode);
+        Attrs attrs;
+        attrs.pool = a;
+        attrs.quant.x_zero = pick(-128, 127);
+        compare_op(Op::qavg_pool2d, attrs, {x}, Shape{x.shape[0], x.shape[1], oh, ow}, DType::i8,
+                   what + " x" + x.shape.str() + " kernel " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w) + " stride " +
+                       std::to_string(a.stride_h) + "x" + std::to_string(a.stride_w));
+    };
+    const int cases = testing::full_or_quick(300, 80, "80 random whole-window poolings, not 300");
+    for (int i = 0; i < cases; ++i) {
+        Pool2dAttrs a;
+        a.kernel_h = pick(1, 7), a.kernel_w = pick(0, 2) ? a.kernel_h : pick(1, 7);
+        const int kind = pick(0, 2);  // tiling, any stride, tiling whole planes
+        a.stride_h = kind == 1 ? pick(1, 8) : a.kernel_h, a.stride_w = kind == 1 ? pick(1, 8) : a.kernel_w;
+        const int64_t oh = pick(1, 12), ow = pick(1, 40);
+        const int64_t h = (oh - 1) * a.stride_h + a.kernel_h + (kind == 2 ? a.stride_h - a.kernel_h : pick(0, 2));
+        const int64_t w = (ow - 1) * a.stride_w + a.kernel_w + pick(0, 2);
+        const int range = pick(0, 3);  // uniform, −128s, 127s, both ends
+        Buffer x = codes_of(gen, Shape{pick(1, 3), pick(1, 9), h, w}, range == 2 ? 127 : -128, range == 1 ? -128 : 127);
+        if (range == 3)
+            for (uint8_t& b : x.bytes) b = pick(0, 1) ? 0x80 : 0x7F;
+        pool(a, x, "whole windows");
+    }
+    for (auto [ih, iw] : {std::pair<int64_t, int64_t>{28, 28}, {10, 10}, {29, 31}})  // LeNet-5's AvgPool2d(2), and odd planes
+        pool({.kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2}, codes_of(gen, Shape{3, 16, ih, iw}), "AvgPool2d(2)");
+    // Every sum of a 1×d window: codes ⌊s/d⌋ and one more, s − d·⌊s/d⌋ of them.
+    for (int64_t d : {1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 16, 25, 49, 63, 64, 100, 127}) {
+        const int64_t sums = 255 * d + 1;
+        Buffer x{DType::i8, Shape{1, 1, 1, sums * d}, std::vector<uint8_t>(size_t(sums * d))};
+        for (int64_t k = 0; k < sums; ++k) {
+            const int64_t s = -128 * d + k, base = (s - (s % d + d) % d) / d, more = s - base * d;
+            for (int64_t j = 0; j < d; ++j) x.bytes[size_t(k * d + j)] = uint8_t(int8_t(base + (j < more ? 1 : 0)));
+        }
+        pool({.kernel_h = 1, .kernel_w = int(d), .stride_h = 1, .stride_w = int(d)}, x, "every sum");
+    }
+    // The largest divisor the fast path takes (2^16), one below (a float division), and one past it.
+    for (auto [kh, kw] : {std::pair<int, int>{256, 256}, {255, 257}, {257, 256}}) {
+        Buffer x = codes_of(gen, Shape{1, 2, kh + 1, kw});
+        for (uint8_t& b : x.bytes) b = pick(0, 7) ? (pick(0, 1) ? 0x80 : 0x7F) : uint8_t(pick(0, 255));
+        pool({.kernel_h = kh, .kernel_w = kw, .stride_h = 1, .stride_w = 1}, x, "largest windows");
     }
 }

@@ -98,6 +98,8 @@ void qconv2d(const KernelCall& c, Context& ctx);
 void qlinear(const KernelCall& c, Context& ctx);
 void qconv2d_with(Int8Isa isa, const KernelCall& c, Context& ctx);  // tests: one variant (the reference where it cannot run)
 void qlinear_with(Int8Isa isa, const KernelCall& c, Context& ctx);
+void quantize_with(Int8Isa isa, const KernelCall& c, Context& ctx);
+void qlookup_with(Int8Isa isa, const KernelCall& c, Context& ctx);
 // None for batch 1 (nor for fewer images than threads): a batch-1 arena holds activations only.
 size_t qconv2d_scratch_bytes(Int8Isa isa, const ConvGeom& g, int threads);
 size_t qlinear_scratch_bytes(Int8Isa isa, int64_t n, int64_t k, int64_t o);

@@ -4,7 +4,9 @@
 // lane. The sums are exact int32 arithmetic, so any order of summation gives the reference's sums,
 // and every path gives the reference's bits. The instruction set is chosen at run time
 // (int8_isa()), so one x86 build runs, and tests, every x86 variant. At the end of the file, the
-// other int8 ops: max pooling and add in loops the compiler vectorises, the rest threaded.
+// other int8 ops: max and average pooling and add in loops the compiler vectorises; quantize (in
+// doubles, 8 or 4 lanes) and qlookup (vpermi2b, NEON's tbl) in the variant's instructions too; the
+// rest threaded.
 //
 // Layout. The reduction runs over taps of 4 consecutive reduction elements; a position's 4 input
 // codes of a tap are one dword, multiplied by the 4 weights of an output channel in one lane:
@@ -25,6 +27,7 @@
 // w − (x_zero + 128)·w = 0, as the reference, which skips them. Bias and correction are added in
 // wrapping (uint32) arithmetic; the final sum equals the reference's modulo 2^32, and exactly
 // wherever the reference's fits int32 (the graph caps the reduction at 65,536 products).
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,6 +42,7 @@
 #define KILN_INT8_X86 1
 #define KILN_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define KILN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define KILN_TARGET_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 #endif
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -176,7 +180,7 @@ KILN_TARGET_VNNI void requantize_avx512(const int32_t* s, int64_t n, const Requa
         const __m512i rem = _mm512_and_si512(x, vmask), threshold = _mm512_sub_epi32(half, _mm512_srai_epi32(x, 31));
         x = _mm512_sra_epi32(x, rsh);
         x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, one);
-        x = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(x, zero), lo), hi);
+        x = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, _mm512_sub_epi32(lo, zero)), _mm512_sub_epi32(hi, zero)), zero);  // as quant::requantize: no overflow
         _mm_mask_storeu_epi8(y + i, lanes, _mm512_cvtepi32_epi8(x));
     }
 }
@@ -220,7 +224,7 @@ KILN_TARGET_AVX2 void requantize_avx2(const int32_t* s, int64_t n, const Requant
         x = _mm256_blend_epi32(even, odd, 0xAA);
         const __m256i rem = _mm256_and_si256(x, vmask), threshold = _mm256_sub_epi32(half, _mm256_srai_epi32(x, 31));
         x = _mm256_sub_epi32(_mm256_sra_epi32(x, rsh), _mm256_cmpgt_epi32(rem, threshold));  // − (−1) where it passes
-        x = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(x, zero), lo), hi);
+        x = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, _mm256_sub_epi32(lo, zero)), _mm256_sub_epi32(hi, zero)), zero);  // as quant::requantize: no overflow
         const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));  // in [lo, hi]: no saturation
         _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), _mm_packs_epi16(words, words));
     }
@@ -300,7 +304,7 @@ void requantize_neon(const int32_t* s, int64_t n, const Requant& r, int8_t* y) {
     auto lanes4 = [&](int32x4_t x) {
         x = vqrdmulhq_n_s32(vshlq_s32(x, left), r.m.m0);
         x = vrshlq_s32(vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, right), 31)), right);
-        return vmovn_s32(vminq_s32(vmaxq_s32(vaddq_s32(x, zero), lo), hi));
+        return vmovn_s32(vaddq_s32(vminq_s32(vmaxq_s32(x, vsubq_s32(lo, zero)), vsubq_s32(hi, zero)), zero));  // as quant::requantize: no overflow
     };
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) vst1_s8(y + i, vmovn_s16(vcombine_s16(lanes4(vld1q_s32(s + i)), lanes4(vld1q_s32(s + i + 4)))));
@@ -921,7 +925,7 @@ void qadd(const KernelCall& c, Context& ctx) {
         for (int64_t i = 0; i < n; ++i) {  // quant::add's arithmetic
             const int32_t sa = fa((int32_t(va[i]) - q.x_zero) * (1 << quant::add_left_shift));
             const int32_t sum = sa + fb((int32_t(vb[i]) - q.b_zero) * (1 << quant::add_left_shift));
-            out[i] = int8_t(std::clamp(fy(sum) + q.y_zero, q.lo, q.hi));
+            out[i] = int8_t(std::clamp(fy(sum), q.lo - q.y_zero, q.hi - q.y_zero) + q.y_zero);  // as quant::requantize
         }
         std::memcpy(y + at, out, size_t(n));
     });
@@ -1005,7 +1009,106 @@ void qmax_pool2d(const KernelCall& c, Context& ctx) {
 
 namespace {
 
-// Average pooling a row of outputs at a time: each output's window sum (int32, exact), then
+// Windows all inside the plane (no padding, no ceil_mode overhang: AvgPool2d(k) on a multiple of
+// k, LeNet-5's) share the divisor d = kh·kw and add no zero points. quantized.h's rounded division
+// (s ± ⌊d/2⌋) / d, C's truncation, is sign(s)·⌊(|s| + ⌊d/2⌋) / d⌋: a shift where d is a power of
+// two (AvgPool2d(2): (|s| + 2) >> 2), else a float division, exact here: for a = |s| + ⌊d/2⌋,
+// a + d < 2^24 (|s| ≤ 128·d, d ≤ 2^16), a/d is an integer k or at least 1/d below k + 1, and
+// float's rounding moves it by under (k + 1)·2^−24 ≤ 1/d, so the truncated quotient is k. The
+// quotients are in [−128, 127]: no clamp.
+constexpr int64_t uniform_max_divisor = 1 << 16, uniform_sums = 4096;
+bool uniform_windows(const Pool2dAttrs& a, int64_t h, int64_t w, int64_t oh, int64_t ow) {
+    const int64_t span = (ow - 1) * a.stride_w + a.kernel_w;  // columns read
+    return oh > 0 && ow > 0 && a.pad_h == 0 && a.pad_w == 0 && (oh - 1) * a.stride_h + a.kernel_h <= h && span <= w &&
+           int64_t(a.kernel_h) * a.kernel_w <= uniform_max_divisor && std::max(span, ow * a.stride_w) <= uniform_sums;
+}
+
+// c[j] = Σ_{i < kh} top[i·w + j] for j < n: vectors of 16, 8 or 4 columns, the last one moved
+// back to end at n (rows are short: 28 and 10 columns in LeNet-5, where a loop vectorised for
+// long rows would leave them to its scalar remainder). Loops of a constant count, each pass
+// through memory: GCC leaves a count-16 loop kept in registers across a loop of rows scalar.
+template <int width> void column_sums_at(const int8_t* top, int64_t w, int64_t kh, int64_t j, int32_t* c) {
+    c += j, top += j;
+    for (int k = 0; k < width; ++k) c[k] = top[k];
+    for (int64_t i = 1; i < kh; ++i)
+        for (int k = 0; k < width; ++k) c[k] += top[i * w + k];
+}
+void column_sums(const int8_t* top, int64_t w, int64_t kh, int64_t n, int32_t* c) {
+    if (n >= 16) {
+        for (int64_t j = 0; j + 16 <= n; j += 16) column_sums_at<16>(top, w, kh, j, c);
+        if (n % 16) column_sums_at<16>(top, w, kh, n - 16, c);
+    } else if (n >= 8) {
+        column_sums_at<8>(top, w, kh, 0, c);
+        if (n > 8) column_sums_at<8>(top, w, kh, n - 8, c);
+    } else if (n >= 4) {
+        column_sums_at<4>(top, w, kh, 0, c);
+        if (n > 4) column_sums_at<4>(top, w, kh, n - 4, c);
+    } else {
+        for (int64_t j = 0; j < n; ++j) {
+            c[j] = top[j];
+            for (int64_t i = 1; i < kh; ++i) c[j] += top[i * w + j];
+        }
+    }
+}
+
+// Output rows [0, rows) of uniform windows, output row r reading input rows r·sh … r·sh + kh − 1
+// of x: blocks of rows, each row's columns summed over the window's rows into `cols`, then
+// those over the window's columns into `sums` — windows that do not overlap (kw ≤ sw) in one
+// pass over the block, cols' rows being ow·sw long — then one division over the block. Sums stay
+// in locals, so the loops know that the int8 stores alias none of them.
+void avg_pool_uniform(const Pool2dAttrs a, const int8_t* x, int64_t w, int64_t rows, int64_t ow, int8_t* y) {
+    const int64_t kh = a.kernel_h, kw = a.kernel_w, sh = a.stride_h, sw = a.stride_w, span = (ow - 1) * sw + kw;
+    const bool apart = kw <= sw;
+    const int64_t wc = apart ? ow * sw : span, block_rows = uniform_sums / wc;  // cols' row length; ≥ ow
+    const int32_t d = int32_t(kh * kw), half = d / 2;
+    const int shift = std::countr_zero(uint32_t(d));
+    const float fd = float(d);
+    int32_t cols[uniform_sums], sums[uniform_sums];
+    int8_t out[uniform_sums];
+    for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+        const int64_t r1 = std::min(rows, r0 + block_rows), n = (r1 - r0) * ow;
+        for (int64_t r = r0; r < r1; ++r) {
+            int32_t* c = cols + (r - r0) * wc;
+            column_sums(x + r * sh * w, w, kh, span, c);
+            if (apart) continue;
+            int32_t* s = sums + (r - r0) * ow;
+            if (sw == 1) {
+                std::copy(c, c + ow, s);
+                for (int64_t j = 1; j < kw; ++j)
+                    for (int64_t q = 0; q < ow; ++q) s[q] += c[q + j];
+            } else {
+                for (int64_t q = 0; q < ow; ++q) {
+                    int32_t t = 0;
+                    for (int64_t j = 0; j < kw; ++j) t += c[q * sw + j];
+                    s[q] = t;
+                }
+            }
+        }
+        if (apart && kw == 2 && sw == 2) {  // constant strides, in vectors
+            for (int64_t i = 0; i < n; ++i) sums[i] = cols[2 * i] + cols[2 * i + 1];
+        } else if (apart) {
+            for (int64_t i = 0; i < n; ++i) {
+                int32_t t = 0;
+                for (int64_t j = 0; j < kw; ++j) t += cols[i * sw + j];
+                sums[i] = t;
+            }
+        }
+        if ((d & (d - 1)) == 0) {
+            for (int64_t i = 0; i < n; ++i) {
+                const int32_t m = (std::abs(sums[i]) + half) >> shift;
+                out[i] = int8_t(sums[i] < 0 ? -m : m);
+            }
+        } else {
+            for (int64_t i = 0; i < n; ++i) {
+                const int32_t m = int32_t(float(std::abs(sums[i]) + half) / fd);
+                out[i] = int8_t(sums[i] < 0 ? -m : m);
+            }
+        }
+        std::memcpy(y + r0 * ow, out, size_t(n));
+    }
+}
+
+// Other windows a row of outputs at a time: each output's window sum (int32, exact), then
 // quantized.h's rounded division — in double, exact: a quotient at least 1/divisor from an integer
 // stays so for divisors below 2^20 — and the clamp. Columns' windows are computed once per plane.
 // Everything by value (see max_pool_plane). False when the row does not fit the stack buffers.
@@ -1045,12 +1148,19 @@ bool avg_pool_plane(const Pool2dAttrs a, const int8_t* x, int32_t zero, int64_t 
 void qavg_pool2d(const KernelCall& c, Context& ctx) {
     const Shape &xs = c.in[0].shape, &ys = c.out.shape;
     const int64_t h = xs[2], w = xs[3], oh = ys[2], ow = ys[3];
+    const Pool2dAttrs& a = c.attrs->pool;
+    const bool uniform = uniform_windows(a, h, w, oh, ow);
+    // Where a plane's windows take all its rows, and no window two planes' (AvgPool2d(k) on a
+    // multiple of k), a thread's planes are one image of their rows end to end: longer blocks.
+    const bool joined = uniform && h == oh * a.stride_h && a.kernel_h <= a.stride_h;
     planes(ctx, xs[0] * xs[1], h * w * 2, [&](int, int64_t k0, int64_t k1) {
+        if (joined) return avg_pool_uniform(a, c.in[0].as<int8_t>() + k0 * h * w, w, (k1 - k0) * oh, ow, c.out.as<int8_t>() + k0 * oh * ow);
         for (int64_t k = k0; k < k1; ++k) {
             const int8_t* x = c.in[0].as<int8_t>() + k * h * w;
             int8_t* y = c.out.as<int8_t>() + k * oh * ow;
-            if (!avg_pool_plane(c.attrs->pool, x, c.attrs->quant.x_zero, h, w, oh, ow, y))
-                quant::avg_pool2d(c.attrs->pool, x, c.attrs->quant.x_zero, 1, h, w, oh, ow, y);
+            if (uniform) avg_pool_uniform(a, x, w, oh, ow, y);
+            else if (!avg_pool_plane(a, x, c.attrs->quant.x_zero, h, w, oh, ow, y))
+                quant::avg_pool2d(a, x, c.attrs->quant.x_zero, 1, h, w, oh, ow, y);
         }
     });
 }
@@ -1063,33 +1173,174 @@ void qmean(const KernelCall& c, Context& ctx) {
         quant::mean(c.in[0].as<int8_t>() + k0 * p, q.x_zero, k1 - k0, p, {q.m0[0], q.shift[0]}, q.y_zero, c.out.as<int8_t>() + k0);
     });
 }
-// quant::quantize with std::round as trunc(v) ± 1 where |v − trunc(v)| ≥ 1/2 — the same for every
-// double (v − trunc(v) is exact; trunc(v + 1/2) is not), and a loop the compiler vectorises.
-void quantize(const KernelCall& c, Context& ctx) {
-    const QuantAttrs& q = c.attrs->quant;
-    const double scale = q.scale, zero = q.y_zero, lo = q.lo, hi = q.hi;
-    const float* x = c.in[0].as<float>();
-    int8_t* y = c.out.as<int8_t>();
-    elementwise(ctx, c.out.numel(), [&](int64_t at, int64_t n) {
-        int8_t out[block];
-        for (int64_t i = 0; i < n; ++i) {
-            const double v = double(x[at + i]) / scale, t = std::trunc(v);
-            const double code = t + (std::fabs(v - t) >= 0.5 ? (v < 0 ? -1.0 : 1.0) : 0.0) + zero;
-            out[i] = int8_t(code < lo ? lo : code > hi ? hi : code);
-        }
-        std::memcpy(y + at, out, size_t(n));
-    });
-}
 void dequantize(const KernelCall& c, Context& ctx) {
     const QuantAttrs& q = c.attrs->quant;
     const int8_t* x = c.in[0].as<int8_t>();
     float* y = c.out.as<float>();
     parallel_elements(ctx, c.out.numel(), [&](int64_t i) { y[i] = quant::dequantize(x[i], {q.scale, q.x_zero}); });
 }
-void qlookup(const KernelCall& c, Context& ctx) {
+
+namespace {
+
+// quant::quantize: round(double(x) / double(scale)) + the zero point, clamped to [lo, hi]: the
+// same double operations in every variant (in lanes: one division, exact, as the reference's), so
+// the same bits. std::round (ties away from zero) is trunc(v) ± 1 where |v − trunc(v)| ≥ 1/2 —
+// the same for every double (v − trunc(v) is exact; trunc(v + 1/2) is not) — or NEON's frinta,
+// which is std::round. NaN gives 0, the reference's int8_t(NaN) as compiled: x86's cvttsd2si
+// gives INT32_MIN, whose low byte is 0, and AArch64's fcvtzs 0.
+struct Quantizer {
+    double scale, zero, lo, hi;
+};
+void quantize_generic(const float* x, int64_t n, Quantizer q, int8_t* y) {  // scalar: GCC vectorises no trunc (-ftrapping-math)
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = double(x[i]) / q.scale, t = std::trunc(v);
+        const double code = t + (std::fabs(v - t) >= 0.5 ? std::copysign(1.0, v) : 0.0) + q.zero;
+        y[i] = int8_t(int32_t(code == code ? (code < q.lo ? q.lo : code > q.hi ? q.hi : code) : 0.0));
+    }
+}
+
+// A 256-entry table of codes, looked up at x + 128.
+void lookup_generic(const int8_t* table, const int8_t* x, int64_t n, int8_t* y) { quant::lookup(table, x, n, y); }
+
+#ifdef KILN_INT8_X86
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's avx512fintrin.h (its bug 105593)
+#endif
+// 8 lanes of doubles. The clamp's masks are both taken from the unclamped code, lo's last: as the
+// reference's `code < lo ? lo : code > hi ? hi : code`.
+KILN_TARGET_VNNI void quantize_avx512(const float* x, int64_t n, Quantizer q, int8_t* y) {
+    const __m512d scale = _mm512_set1_pd(q.scale), zero = _mm512_set1_pd(q.zero), lo = _mm512_set1_pd(q.lo), hi = _mm512_set1_pd(q.hi);
+    const __m512d half = _mm512_set1_pd(0.5), one = _mm512_set1_pd(1.0);
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 lanes = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1);
+        const __m512d v = _mm512_div_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, x + i)), scale);
+        __m512d t = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __mmask8 away = _mm512_cmp_pd_mask(_mm512_abs_pd(_mm512_sub_pd(v, t)), half, _CMP_GE_OQ);
+        const __mmask8 below = _mm512_cmp_pd_mask(v, _mm512_setzero_pd(), _CMP_LT_OQ);
+        t = _mm512_mask_add_pd(t, away & __mmask8(~below), t, one);
+        t = _mm512_mask_sub_pd(t, away & below, t, one);
+        __m512d code = _mm512_add_pd(t, zero);
+        const __mmask8 number = _mm512_cmp_pd_mask(code, code, _CMP_ORD_Q);
+        const __mmask8 under = _mm512_cmp_pd_mask(code, lo, _CMP_LT_OQ), over = _mm512_cmp_pd_mask(code, hi, _CMP_GT_OQ);
+        code = _mm512_mask_mov_pd(_mm512_mask_mov_pd(code, over, hi), under, lo);
+        _mm_mask_storeu_epi8(y + i, lanes, _mm256_cvtepi32_epi8(_mm512_maskz_cvttpd_epi32(number, code)));
+    }
+}
+
+// vpermi2b looks up 64 codes in a 128-byte table: an index's bit 6 picks one of two registers,
+// bits 0…5 a byte there. x + 128's bit 7 is x's sign bit flipped and its low 7 bits are x's, so x
+// itself indexes both halves of the table, and x's sign picks the half: entries 0…127 for x < 0.
+KILN_TARGET_VBMI void lookup_vbmi(const int8_t* table, const int8_t* x, int64_t n, int8_t* y) {
+    __m512i t[4];
+    for (int k = 0; k < 4; ++k) t[k] = _mm512_loadu_si512(table + 64 * k);
+    for (int64_t i = 0; i < n; i += 64) {
+        const __mmask64 lanes = n - i >= 64 ? ~__mmask64(0) : (__mmask64(1) << (n - i)) - 1;
+        const __m512i v = _mm512_maskz_loadu_epi8(lanes, x + i);
+        const __m512i below = _mm512_permutex2var_epi8(t[0], v, t[1]), above = _mm512_permutex2var_epi8(t[2], v, t[3]);
+        _mm512_mask_storeu_epi8(y + i, lanes, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), above, below));
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// 4 lanes of doubles, as quantize_avx512 (blendv takes the last mask's lanes: lo's).
+KILN_TARGET_AVX2 void quantize_avx2(const float* x, int64_t n, Quantizer q, int8_t* y) {
+    const __m256d scale = _mm256_set1_pd(q.scale), zero = _mm256_set1_pd(q.zero), lo = _mm256_set1_pd(q.lo), hi = _mm256_set1_pd(q.hi);
+    const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256d v = _mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), scale);
+        const __m256d t = _mm256_round_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m256d away = _mm256_cmp_pd(_mm256_andnot_pd(sign, _mm256_sub_pd(v, t)), half, _CMP_GE_OQ);
+        const __m256d step = _mm256_and_pd(away, _mm256_or_pd(one, _mm256_and_pd(sign, v)));  // ±1 with v's sign, or 0
+        __m256d code = _mm256_add_pd(_mm256_add_pd(t, step), zero);
+        const __m256d number = _mm256_cmp_pd(code, code, _CMP_ORD_Q);
+        const __m256d under = _mm256_cmp_pd(code, lo, _CMP_LT_OQ), over = _mm256_cmp_pd(code, hi, _CMP_GT_OQ);
+        code = _mm256_and_pd(_mm256_blendv_pd(_mm256_blendv_pd(code, hi, over), lo, under), number);  // NaN: +0
+        const __m128i ints = _mm256_cvttpd_epi32(code);
+        const __m128i words = _mm_packs_epi32(ints, ints);  // in [lo, hi]: no saturation
+        const int32_t codes = _mm_cvtsi128_si32(_mm_packs_epi16(words, words));
+        std::memcpy(y + i, &codes, 4);
+    }
+    quantize_generic(x + i, n - i, q, y + i);
+}
+#endif  // KILN_INT8_X86
+
+#ifdef KILN_INT8_A64
+// 2 lanes of doubles, 8 codes a step; frinta rounds as std::round, fcvtzs turns NaN into 0.
+void quantize_neon(const float* x, int64_t n, Quantizer q, int8_t* y) {
+    const float64x2_t scale = vdupq_n_f64(q.scale), zero = vdupq_n_f64(q.zero), lo = vdupq_n_f64(q.lo), hi = vdupq_n_f64(q.hi);
+    auto two = [&](float32x2_t f) {
+        const float64x2_t code = vaddq_f64(vrndaq_f64(vdivq_f64(vcvt_f64_f32(f), scale)), zero);
+        const uint64x2_t under = vcltq_f64(code, lo), over = vcgtq_f64(code, hi);
+        return vmovn_s64(vcvtq_s64_f64(vbslq_f64(under, lo, vbslq_f64(over, hi, code))));
+    };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float32x4_t a = vld1q_f32(x + i), b = vld1q_f32(x + i + 4);
+        const int32x4_t ints0 = vcombine_s32(two(vget_low_f32(a)), two(vget_high_f32(a)));
+        const int32x4_t ints1 = vcombine_s32(two(vget_low_f32(b)), two(vget_high_f32(b)));
+        vst1_s8(y + i, vmovn_s16(vcombine_s16(vmovn_s32(ints0), vmovn_s32(ints1))));  // in [lo, hi]: exact
+    }
+    quantize_generic(x + i, n - i, q, y + i);
+}
+
+// tbl looks up 16 codes in a 64-byte table (4 registers) and gives 0 for indices past it; tbx
+// leaves those lanes as they were. So: the table's quarters, each at x + 128 less its start.
+void lookup_neon(const int8_t* table, const int8_t* x, int64_t n, int8_t* y) {
+    int8x16x4_t t[4];
+    for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < 4; ++j) t[k].val[j] = vld1q_s8(table + 64 * k + 16 * j);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const uint8x16_t at = veorq_u8(vreinterpretq_u8_s8(vld1q_s8(x + i)), vdupq_n_u8(0x80));  // x + 128
+        int8x16_t v = vqtbl4q_s8(t[0], at);
+        v = vqtbx4q_s8(v, t[1], vsubq_u8(at, vdupq_n_u8(64)));
+        v = vqtbx4q_s8(v, t[2], vsubq_u8(at, vdupq_n_u8(128)));
+        vst1q_s8(y + i, vqtbx4q_s8(v, t[3], vsubq_u8(at, vdupq_n_u8(192))));
+    }
+    quant::lookup(table, x + i, n - i, y + i);
+}
+#endif  // KILN_INT8_A64
+
+}  // namespace
+
+// quantize and qlookup in `isa`'s instructions (the generic loop where it cannot run). qlookup's
+// vpermi2b comes with vnni, where the CPU also has AVX-512 VBMI (Ice Lake, Zen 4 and later).
+void quantize_with(Int8Isa isa, const KernelCall& c, Context& ctx) {
+    const QuantAttrs& a = c.attrs->quant;
+    const Quantizer q{double(a.scale), double(a.y_zero), double(a.lo), double(a.hi)};
+    void (*run)(const float*, int64_t, Quantizer, int8_t*) = quantize_generic;
+    if (!int8_isa_missing(isa)) {
+#ifdef KILN_INT8_X86
+        if (isa == Int8Isa::vnni) run = quantize_avx512;
+        if (isa == Int8Isa::avx2) run = quantize_avx2;
+#endif
+#ifdef KILN_INT8_A64
+        if (isa == Int8Isa::neon || isa == Int8Isa::sdot) run = quantize_neon;
+#endif
+    }
+    const float* x = c.in[0].as<float>();
+    int8_t* y = c.out.as<int8_t>();
+    elementwise(ctx, c.out.numel(), [&](int64_t at, int64_t n) { run(x + at, n, q, y + at); });
+}
+void qlookup_with(Int8Isa isa, const KernelCall& c, Context& ctx) {
+    void (*run)(const int8_t*, const int8_t*, int64_t, int8_t*) = lookup_generic;
+    if (!int8_isa_missing(isa)) {
+#ifdef KILN_INT8_X86
+        if (isa == Int8Isa::vnni && __builtin_cpu_supports("avx512vbmi")) run = lookup_vbmi;
+#endif
+#ifdef KILN_INT8_A64
+        if (isa == Int8Isa::neon || isa == Int8Isa::sdot) run = lookup_neon;
+#endif
+    }
     const int8_t *table = c.in[1].as<int8_t>(), *x = c.in[0].as<int8_t>();
     int8_t* y = c.out.as<int8_t>();
-    elementwise(ctx, c.out.numel(), [&](int64_t at, int64_t n) { quant::lookup(table, x + at, n, y + at); });
+    elementwise(ctx, c.out.numel(), [&](int64_t at, int64_t n) { run(table, x + at, n, y + at); });
 }
+void quantize(const KernelCall& c, Context& ctx) { quantize_with(int8_isa(), c, ctx); }
+void qlookup(const KernelCall& c, Context& ctx) { qlookup_with(int8_isa(), c, ctx); }
 
 }  // namespace kiln::cpu::simd
