@@ -506,40 +506,29 @@ void check_quant(const QuantAttrs& q, const char* what) {
 }
 }  // namespace
 
-Value Graph::quantize(Value x, float scale, int32_t zero_point) {
-    check(x, "quantize");
+// quantize (f32 → i8 codes in the encoding (scale, zero_point)) and dequantize (back).
+Value Graph::encoding_change(Op op, Value x, float scale, int32_t zero_point) {
+    const std::string what = op_name(op);
+    const bool to_codes = op == Op::quantize;
+    const DType from = to_codes ? DType::f32 : DType::i8;
+    check(x, what.c_str());
     const Node& nx = node(x);
-    if (nx.dtype != DType::f32) fail(Errc::invalid_argument, "quantize: needs f32, got " + describe(nx));
-    if (!(scale > 0) || !std::isfinite(scale)) fail(Errc::invalid_argument, "quantize: the scale must be positive and finite");
+    if (nx.dtype != from) fail(Errc::invalid_argument, what + ": needs " + dtype_name(from) + ", got " + describe(nx));
+    if (!(scale > 0) || !std::isfinite(scale)) fail(Errc::invalid_argument, what + ": the scale must be positive and finite");
     Node n;
-    n.op = Op::quantize;
-    n.dtype = DType::i8;
+    n.op = op;
+    n.dtype = to_codes ? DType::i8 : DType::f32;
     n.shape = nx.shape;
     n.batched = nx.batched;
     n.attrs.quant.scale = scale;
-    n.attrs.quant.y_zero = zero_point;
-    check_quant(n.attrs.quant, "quantize");
+    (to_codes ? n.attrs.quant.y_zero : n.attrs.quant.x_zero) = zero_point;
+    check_quant(n.attrs.quant, what.c_str());
     n.n_in = 1;
     n.in[0] = x.id;
     return add_node(std::move(n));
 }
-
-Value Graph::dequantize(Value x, float scale, int32_t zero_point) {
-    check(x, "dequantize");
-    const Node& nx = node(x);
-    if (nx.dtype != DType::i8) fail(Errc::invalid_argument, "dequantize: needs i8, got " + describe(nx));
-    if (!(scale > 0) || !std::isfinite(scale)) fail(Errc::invalid_argument, "dequantize: the scale must be positive and finite");
-    Node n;
-    n.op = Op::dequantize;
-    n.shape = nx.shape;
-    n.batched = nx.batched;
-    n.attrs.quant.scale = scale;
-    n.attrs.quant.x_zero = zero_point;
-    check_quant(n.attrs.quant, "dequantize");
-    n.n_in = 1;
-    n.in[0] = x.id;
-    return add_node(std::move(n));
-}
+Value Graph::quantize(Value x, float scale, int32_t zero_point) { return encoding_change(Op::quantize, x, scale, zero_point); }
+Value Graph::dequantize(Value x, float scale, int32_t zero_point) { return encoding_change(Op::dequantize, x, scale, zero_point); }
 
 Value Graph::qconv2d(Value x, Value weight, Value bias, Value multipliers, Conv2dAttrs a, QuantAttrs q) {
     const Node& nx = image_operand(x, "qconv2d", DType::i8);

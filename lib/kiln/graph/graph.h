@@ -145,6 +145,7 @@ private:
     Value reduce(Op op, Value x, AxisAttrs attrs);
     Value loss(Op op, Value a, Value b);
     Value pool2d(Op op, Value x, Pool2dAttrs attrs);
+    Value encoding_change(Op op, Value x, float scale, int32_t zero_point);  // quantize, dequantize
     const Node& image_operand(Value x, const char* what, DType dtype = DType::f32) const;  // checks x is [N, C, H, W] of dtype
     // Checks that v is a persistent tensor of dtype and shape (an int8 op's weights and tables).
     void check_constant(Value v, DType dtype, const Shape& shape, const char* what, const char* role) const;
