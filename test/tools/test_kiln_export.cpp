@@ -569,6 +569,18 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_run) {
         BOOST_TEST(r.err.rfind("kiln-export: error: " + std::string(option) + " goes with --train: it sets the training program's SGD\n"
                                "usage: kiln-export", 0) == 0u, r.err);
     }
+    r = export_tool({dir.path, "--int8", "--train"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.err.rfind("kiln-export: error: --int8 exports an inference program; --train trains in float\nusage: kiln-export", 0) == 0u, r.err);
+    r = export_tool({dir.path, "--calibrate", "idx:x"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.err.rfind("kiln-export: error: --calibrate goes with --int8\nusage: kiln-export", 0) == 0u, r.err);
+    r = export_tool({dir.path, "--int8", "--calibration", "entropy"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--calibration entropy"), r.err);
+    r = export_tool({dir.path, "--int8", "--percentile", "40"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--percentile 40"), r.err);
     r = export_tool({dir.path, "--name", "tiny-vgg"});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.err.rfind("kiln-export: error: --name tiny-vgg: expected a C identifier (letters, digits and _, not starting with a "
