@@ -89,9 +89,10 @@ KILN_HD float weight_scale(const float* w, int64_t n) {
     return top > 0.0f ? top / 127.0f : 1.0f;
 }
 
-// A real to its int8 code under p: round to nearest (ties away from zero), clamped to [lo, hi].
+// A real to its int8 code under p: round to nearest (ties away from zero), clamped to [lo, hi]; NaN → 0.
 KILN_HD int8_t quantize(float r, Params p, int32_t lo = -128, int32_t hi = 127) {
     const double q = std::round(double(r) / double(p.scale)) + p.zero_point;
+    if (q != q) return 0;  // NaN: code 0 on every path (converting it would be undefined)
     return int8_t(q < lo ? lo : q > hi ? hi : q);
 }
 KILN_HD float dequantize(int8_t q, Params p) { return p.scale * float(int32_t(q) - p.zero_point); }
