@@ -13,6 +13,7 @@ BELOW = {
     "graph": {"core", "op"},
     "backend": {"core", "op"},
     "optim": {"core"},
+    "dist": {"core"},
     "micro": {"core", "op", "backend"},
     "runtime": {"core", "op", "graph", "backend", "optim", "micro"},
     "nn": {"core", "op", "graph"},
