@@ -13,6 +13,8 @@
 
 #include "error_of.h"
 #include "kiln/dist/communicator.h"
+#include "kiln/nn/layers.h"
+#include "kiln/runtime/program.h"
 #include "temp_dir.h"
 
 using kiln::testing::error_of;
@@ -93,4 +95,55 @@ BOOST_AUTO_TEST_CASE(a_dead_rank_stops_the_others) {
     BOOST_TEST(r.status != 0);
     BOOST_TEST(r.out.find("rank 1") != std::string::npos);  // mpirun names the rank that died
     BOOST_TEST(r.seconds < 60);
+}
+
+BOOST_AUTO_TEST_CASE(two_ranks_train_to_one_process_s_weights) {
+    if (!have_mpi()) return;
+    const Run r = mpirun("train");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("train: 2 ranks against one process after 50 steps") != std::string::npos);
+}
+
+// fuse_gradients moves the gradients, not what a step computes: the same bits as without, and the
+// block holds every parameter's gradient (BatchNorm's two in one [2, C] tensor).
+BOOST_AUTO_TEST_CASE(fused_gradients_train_to_the_same_bits) {
+    auto run = [](bool fused, double* grad_squares, double* block_squares) {
+        kiln::Graph g(4);
+        const kiln::Value x = g.input("x", {6, 2, 6, 6}), y = g.input("y", {6}, kiln::DType::i64);
+        kiln::Value h = g.relu(kiln::nn::batch_norm(g, "bn", kiln::nn::conv2d(g, "conv", x, 3, {.kernel = 3, .padding = 1})));
+        const kiln::Value loss = g.cross_entropy(kiln::nn::linear(g, "fc", g.flatten(h), 4), y);
+        kiln::CompileOptions o;
+        o.loss = loss;
+        o.optimizer = kiln::SGD{.lr = 0.1f, .momentum = 0.9f};
+        o.fuse_gradients = fused;
+        for (const char* name : {"conv.weight", "conv.bias", "bn.weight", "bn.bias", "fc.weight", "fc.bias"}) o.gradients.push_back(g.find(name));
+        auto p = kiln::compile(g, o);
+        kiln::Generator rng(9);
+        std::vector<float> xs(6 * 72);
+        std::vector<int64_t> ys(6);
+        for (int step = 0; step < 5; ++step) {
+            for (float& v : xs) v = rng.uniform(-1.0f, 1.0f);
+            for (int64_t& v : ys) v = int64_t(rng.below(4));
+            p->write_input(x, xs.data(), 6);
+            p->write_input(y, ys.data(), 6);
+            p->train_step(6);
+        }
+        if (grad_squares) {
+            for (kiln::Value param : o.gradients)
+                for (float v : p->read(p->grad(param))) *grad_squares += double(v) * v;
+            for (float v : p->fused_gradients()) *block_squares += double(v) * v;
+        }
+        std::vector<float> state;
+        for (const kiln::StateEntry& e : p->state()) {
+            std::vector<float> v(size_t(e.shape.numel()) * kiln::dtype_size(e.dtype) / 4);
+            p->read_state(e, v.data());
+            state.insert(state.end(), v.begin(), v.end());
+        }
+        return state;
+    };
+    double grads = 0, block = 0;
+    const std::vector<float> plain = run(false, nullptr, nullptr), fused = run(true, &grads, &block);
+    BOOST_TEST(plain == fused);
+    BOOST_TEST(grads > 0);
+    BOOST_TEST(block == grads);
 }
