@@ -31,6 +31,7 @@ packages=(
     xtensor-dev libxsimd-dev libboost-test-dev nlohmann-json3-dev
     libpng-dev libjpeg62-turbo-dev zlib1g-dev
     dataset-fashion-mnist
+    openmpi-bin libopenmpi-dev  # data-parallel training: the MPI module (libkiln-mpi.so) and mpirun
 )
 # Firmware (cross/cortex-m7.ini): Debian's gcc-arm-none-eabi with newlib and its libstdc++, run on
 # qemu-system-arm's mps2-an500 board.

@@ -13,15 +13,16 @@ BELOW = {
     "graph": {"core", "op"},
     "backend": {"core", "op"},
     "optim": {"core"},
+    "dist": {"core"},
     "micro": {"core", "op", "backend"},
-    "runtime": {"core", "op", "graph", "backend", "optim", "micro"},
+    "runtime": {"core", "op", "graph", "backend", "optim", "micro", "dist"},
     "nn": {"core", "op", "graph"},
-    "io": {"core", "op", "graph", "backend", "optim", "micro", "runtime"},
-    "quant": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io"},
+    "io": {"core", "op", "graph", "backend", "optim", "micro", "dist", "runtime"},
+    "quant": {"core", "op", "graph", "backend", "optim", "micro", "dist", "runtime", "io"},
     "image": {"core"},
     "data": {"core", "image", "tensor"},
-    "train": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data"},
-    "report": {"core", "op", "graph", "backend", "optim", "micro", "runtime", "io", "image", "data", "tensor", "train"},
+    "train": {"core", "op", "graph", "backend", "optim", "micro", "dist", "runtime", "io", "image", "data"},
+    "report": {"core", "op", "graph", "backend", "optim", "micro", "dist", "runtime", "io", "image", "data", "tensor", "train"},
 }
 
 lib = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent.parent / "lib") / "kiln"

@@ -107,7 +107,16 @@ struct Compiler {
         }
         life = passes::lifetimes(g, live, sched, kept);
         alias = passes::aliasing(g, sched, life);
-        place = passes::placement(g, sched, life, alias, scratch, be.alignment());
+        std::vector<int32_t> fused;  // the buffers that hold the parameters' final gradients, in parameter order
+        if (options.fuse_gradients && options.loss)
+            for (int32_t i = 0; i < n_forward; ++i)
+                if (g.nodes()[i].op == Op::param && grad[i] >= 0 && g.nodes()[grad[i]].dtype == DType::f32 &&
+                    std::find(fused.begin(), fused.end(), alias.root[grad[i]]) == fused.end())
+                    fused.push_back(alias.root[grad[i]]);
+        place = passes::placement(g, sched, life, alias, scratch, be.alignment(), fused);
+        p->fused_begin_ = place.fused_begin, p->fused_end_ = place.fused_end;
+        for (int step = 0; step < int(sched.steps.size()); ++step)
+            if (!op_info(g.nodes()[sched.steps[step]].op).has_output() && p->update_begin_ < 0) p->update_begin_ = step;
         p->plan_ = {place.arena_bytes, place.persistent_bytes, be.alignment(), place.naive_bytes, place.lower_bound};
         p->seed_ = options.seed;
     }

@@ -80,15 +80,17 @@ Aliasing aliasing(const Graph& g, const Schedule& s, Lifetimes& life) {
 }
 
 Placement placement(const Graph& g, const Schedule& s, const Lifetimes& life, const Aliasing& alias,
-                    std::span<const size_t> scratch, size_t alignment) {
+                    std::span<const size_t> scratch, size_t alignment, std::span<const int32_t> fused) {
     const int n = g.size(), n_steps = static_cast<int>(s.steps.size());
     Placement p;
     p.offset.assign(n, 0);
+    p.fused.assign(n, false);
+    for (int32_t id : fused) p.fused[id] = true;
     p.scratch_offset.assign(n_steps, 0);
     std::vector<BufferRequest> requests;
     std::vector<int> owner;  // node id, or -(step + 1) for a step's scratch
     for (int i = 0; i < n; ++i)
-        if (life.first[i] >= 0 && alias.root[i] == i) {
+        if (life.first[i] >= 0 && alias.root[i] == i && !p.fused[i]) {
             requests.push_back({bytes_of(g.nodes()[i]), life.first[i], life.last[i]});
             owner.push_back(i);
         }
@@ -114,6 +116,12 @@ Placement placement(const Graph& g, const Schedule& s, const Lifetimes& life, co
         p.offset[i] = p.persistent_bytes;
         p.persistent_bytes += align_up(std::max<size_t>(bytes_of(nd), 1), alignment);
     }
+    p.fused_begin = p.persistent_bytes;
+    for (int32_t id : fused) {
+        p.offset[id] = p.persistent_bytes;
+        p.persistent_bytes += align_up(std::max<size_t>(bytes_of(g.nodes()[id]), 1), alignment);
+    }
+    p.fused_end = p.persistent_bytes;
     return p;
 }
 
@@ -123,7 +131,7 @@ Binding binding(const Graph& g, const std::vector<bool>& live, const Lifetimes& 
     Binding b{std::vector<void*>(n, nullptr), std::vector<void*>(scratch.size(), nullptr)};
     for (int i = 0; i < n; ++i) {
         const Node& nd = g.nodes()[i];
-        if (nd.is_persistent()) b.data[i] = static_cast<char*>(persistent) + place.offset[i];
+        if (nd.is_persistent() || place.fused[i]) b.data[i] = static_cast<char*>(persistent) + place.offset[i];
         else if (life.first[i] >= 0 && alias.root[i] == i) b.data[i] = static_cast<char*>(arena) + place.offset[i];
     }
     for (int i = 0; i < n; ++i)

@@ -153,9 +153,33 @@ float Program::train_step(int64_t n) {
     info_.training = true;
     ++info_.step;
     info_.seed = call_seed();
-    run_steps(0, static_cast<int>(schedule_.size()), n);
+    const int end = static_cast<int>(schedule_.size());
+    if (comm_ && comm_->size() > 1 && update_begin_ >= 0) {
+        // Data-parallel: the ranks' gradients summed, then averaged, before the same update everywhere.
+        run_steps(0, update_begin_, n);
+        backend_->synchronize();
+        const std::span<float> g = fused_gradients();
+        comm_->allreduce_sum(g.data(), g.size());
+        const float share = 1.0f / float(comm_->size());
+        for (float& v : g) v *= share;
+        run_steps(update_begin_, end, n);
+    } else {
+        run_steps(0, end, n);
+    }
     backend_->synchronize();
     return loss();
+}
+
+std::span<float> Program::fused_gradients() const {
+    return {reinterpret_cast<float*>(static_cast<char*>(persistent_) + fused_begin_), (fused_end_ - fused_begin_) / sizeof(float)};
+}
+
+void Program::set_communicator(Communicator* comm) {
+    if (comm && fused_end_ == fused_begin_)
+        fail(Errc::invalid_argument, "set_communicator: the program was compiled without fuse_gradients (or trains nothing)");
+    if (comm && !backend_->host_accessible())
+        fail(Errc::unsupported, std::string("set_communicator: the ") + backend_->name() + " backend's gradients are not in host memory (NCCL is not built yet)");
+    comm_ = comm;
 }
 
 float Program::loss() const {

@@ -18,10 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "kiln/backend/registry.h"
+#include "kiln/dist/communicator.h"
 #include "kiln/graph/graph.h"
 #include "kiln/optim/optimizer.h"
 #include "kiln/runtime/planner.h"
@@ -33,6 +35,9 @@ struct CompileOptions {
     OptimizerConfig optimizer;    // ignored without loss; monostate computes gradients only
     std::vector<Value> outputs;   // values readable after a call (kept alive to the end)
     std::vector<Value> gradients; // parameters whose gradient is readable after train_step()
+    // The parameters' gradients in one block at the end of the persistent region
+    // (Program::fused_gradients), which a data-parallel step sums over the ranks at once.
+    bool fuse_gradients = false;
     std::string backend = "cpu";
     BackendOptions backend_options;
     uint64_t seed = 0;            // dropout randomness
@@ -86,6 +91,15 @@ public:
     Value grad(Value param) const;
     // Shape of a value at the batch size of the last call.
     Shape shape(Value v) const;
+
+    // --- data-parallel training (issue 16) ---
+    // The parameters' gradients of the last train_step as one block of floats, in the backend's
+    // memory (compiled with fuse_gradients; empty otherwise). Padding between them reads as zeros.
+    std::span<float> fused_gradients() const;
+    // From now on each train_step sums the fused gradients over comm's ranks and divides them by
+    // the rank count between the backward pass and the optimizer's update (nullptr: no more; a
+    // one-rank group changes nothing). Needs fuse_gradients and a backend the host can access.
+    void set_communicator(Communicator* comm);
 
     void set_lr(float lr) { info_.lr = lr; }
     float lr() const { return info_.lr; }
@@ -143,6 +157,9 @@ private:
     std::vector<int32_t> schedule_;  // node ids in execution order (passes::schedule)
     int forward_end_ = 0;            // steps [0, forward_end_) are the forward pass (+ loss)
     int backward_begin_ = -1;        // -1: inference only
+    int update_begin_ = -1;          // the first optimizer step (they end the schedule)
+    size_t fused_begin_ = 0, fused_end_ = 0;  // the fused gradients in the persistent region
+    Communicator* comm_ = nullptr;
     std::vector<void*> data_;        // device address of every node's tensor (nullptr if none)
     std::vector<void*> scratch_;     // per step: its scratch in the arena (nullptr if none)
     std::vector<int32_t> grad_of_;   // param node → its gradient node
