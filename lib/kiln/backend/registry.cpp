@@ -4,7 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "kiln/backend/cpu/cpu_backend.h"
 #include "kiln/backend/cuda/kiln_cuda.h"
 #include "kiln/core/error.h"
+#include "kiln/core/module.h"
 
 namespace kiln {
 
@@ -23,60 +23,19 @@ std::vector<std::pair<std::string, BackendFactory>>& registry() {
     return r;
 }
 
-// Where libkiln-cuda.so may be: $KILN_CUDA_BACKEND, then beside this libkiln — <libdir>/kiln/ once
-// installed, lib/kiln/backend/cuda/ in the build tree — then the configured install directory.
-std::vector<std::string> cuda_module_candidates() {
-    std::vector<std::string> paths;
-    if (const char* env = std::getenv("KILN_CUDA_BACKEND"); env && *env) return {env};
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(&cuda_module_candidates), &info) && info.dli_fname) {
-        std::string dir = info.dli_fname;
-        dir = dir.find('/') == std::string::npos ? "." : dir.substr(0, dir.rfind('/'));
-        paths.push_back(dir + "/kiln/libkiln-cuda.so");
-        paths.push_back(dir + "/kiln/backend/cuda/libkiln-cuda.so");
-    }
-    paths.push_back(std::string(KILN_BACKEND_DIR) + "/libkiln-cuda.so");
-    return paths;
-}
-
 // The module stays loaded for the life of the process (unloading the CUDA runtime is unsafe).
-struct CudaModule {
-    kiln_cuda_create_backend_fn create = nullptr;
-    std::string error;  // why there is no module, when create is null
-};
-
-const CudaModule& cuda_module() {
-    static const CudaModule module = [] {
-        CudaModule m;
-        std::string tried;
-        for (const std::string& path : cuda_module_candidates()) {
-            void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-            if (!handle) {
-                const char* why = dlerror();
-                // A file that exists but does not load (a missing libcudart, say) is the answer.
-                if (std::getenv("KILN_CUDA_BACKEND") || (why && !std::string(why).ends_with("No such file or directory"))) {
-                    m.error = "cannot load " + path + ": " + (why ? why : "unknown error");
-                    return m;
-                }
-                tried += (tried.empty() ? "" : ", ") + path;
-                continue;
-            }
-            m.create = reinterpret_cast<kiln_cuda_create_backend_fn>(dlsym(handle, "kiln_cuda_create_backend"));
-            if (!m.create) m.error = path + " has no kiln_cuda_create_backend (not a kiln CUDA backend module)";
-            return m;
-        }
-        m.error = "this build of kiln has no CUDA backend (libkiln-cuda.so is not in " + tried +
-                  "; it is built when nvcc is on PATH, or with -Dcuda=enabled)";
-        return m;
-    }();
+const ModuleEntry& cuda_module() {
+    static const ModuleEntry module = load_module("KILN_CUDA_BACKEND", "libkiln-cuda.so", "kiln/backend/cuda", "kiln_cuda_create_backend",
+                                                  RTLD_NOW | RTLD_LOCAL, "CUDA backend",
+                                                  "it is built when nvcc is on PATH, or with -Dcuda=enabled");
     return module;
 }
 
 std::unique_ptr<Backend> make_cuda_backend() {
-    const CudaModule& m = cuda_module();
-    if (!m.create) fail(Errc::unsupported, "backend 'cuda': " + m.error);
+    const ModuleEntry& m = cuda_module();
+    if (!m.function) fail(Errc::unsupported, "backend 'cuda': " + m.error);
     char reason[512] = "";
-    void* be = m.create(KILN_CUDA_ABI_VERSION, op_count, sizeof(KernelCall), reason, sizeof reason);
+    void* be = reinterpret_cast<kiln_cuda_create_backend_fn>(m.function)(KILN_CUDA_ABI_VERSION, op_count, sizeof(KernelCall), reason, sizeof reason);
     if (!be) fail(Errc::unsupported, std::string("backend 'cuda': ") + reason);
     return std::unique_ptr<Backend>(static_cast<Backend*>(be));
 }
