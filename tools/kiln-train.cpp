@@ -8,6 +8,11 @@
 // best.safetensors, last.safetensors, history.csv, history.json, curves.png and report.html
 // (run_report.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage mistake, 130
 // interrupted (Ctrl-C) after writing a checkpoint to resume from.
+//
+// Data-parallel: `mpirun -np N kiln-train …` trains one model in N processes (kiln/dist): --batch
+// is the global batch, each rank trains on its B/N share of it (DataLoaderOptions::shard), the
+// gradients are averaged every step, rank 0's state is broadcast at the start, and only rank 0
+// prints and writes the run directory (the others need the data, not the run directory).
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +27,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "args.h"
@@ -32,11 +38,13 @@
 #include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/plugin_registry.h"
+#include "kiln/dist/communicator.h"
 #include "kiln/runtime/program.h"
 #include "kiln/io/atomic_file.h"
 #include "kiln/io/checkpoint.h"
 #include "kiln/nn/model_file.h"
 #include "kiln/nn/models.h"
+#include "kiln/train/data_parallel.h"
 #include "kiln/train/fit.h"
 #include "kiln/train/run_files.h"
 
@@ -59,16 +67,16 @@ struct OptionSpec {
 
 bool takes_hidden_units(const kiln::nn::BuiltinModel& m) { return m.takes_hidden_units(); }
 
-// Every option but --resume, --out and --device is recorded in last.safetensors, so --resume
-// continues with the same settings; options given beside --resume override them (typically
-// --epochs). --device is left out so that the checkpoint is the same whatever trained it, and a
-// run trained on a GPU resumes on a machine without one.
+// Every option but --resume, --out, --device and --dist-timeout is recorded in last.safetensors, so
+// --resume continues with the same settings; options given beside --resume override them
+// (typically --epochs). --device and --dist-timeout are left out so that the checkpoint is the same
+// whatever trained it: a run trained on a GPU or by several processes resumes on one machine.
 const OptionSpec options[] = {
     {"data", "SPEC", "training data, <plugin>:<config> (required unless --resume)", ""},
     {"model", "NAME|FILE", "a built-in model (" + kiln::nn::builtin_model_names() + ") or a JSON description", "tinyvgg"},
     {"model-arg", "K=V,…", "arguments of a built-in model: hidden_units=N (" + kiln::nn::builtin_model_names(takes_hidden_units) + ")", ""},
     {"epochs", "N", "epochs to train in all (a resumed run continues up to N)", "10"},
-    {"batch", "N", "batch size", "32"},
+    {"batch", "N", "batch size (under mpirun: the global batch, split evenly over the ranks)", "32"},
     {"limit", "N", "train (and validate) on a seeded random N samples of --data; 0: all", "0"},
     {"optimizer", "NAME", "sgd, adam or adamw", "sgd"},
     {"lr", "X", "learning rate (default 0.1 for sgd, 0.001 for adam/adamw)", ""},
@@ -96,17 +104,34 @@ const OptionSpec options[] = {
     {"train-transforms", "PIPE", "transform pipeline for training samples (kiln/data/README.md)", ""},
     {"eval-transforms", "PIPE", "transform pipeline for validation (and, recorded, for inference)", ""},
     {"seed", "N", "seed of initialisation, split, shuffling, augmentation and dropout", "42"},
-    {"threads", "N", "compute threads, 0 = all cores", "0"},
+    {"threads", "N", "compute threads, 0 = all cores (under mpirun: a rank's share of its host's cores)", "0"},
     {"workers", "N", "data loading threads", "2"},
     {"device", "cpu|cuda", "where to train: cpu or cuda (not recorded for --resume)", "cpu"},
+    {"dist-timeout", "S", "under mpirun: a rank waiting S seconds for the others (one died or hangs) ends the run with an error (not recorded)", "300"},
 };
 
 volatile std::sig_atomic_t stop_requested = 0;
+bool quiet_rank = false;  // a rank other than 0 of a data-parallel run: rank 0 speaks
 
 void on_sigint(int) {
     stop_requested = 1;
     const char msg[] = "\nkiln-train: stopping after this batch (Ctrl-C again quits at once)\n";
-    [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    if (!quiet_rank) [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+// root's text copied to every rank.
+void broadcast_text(kiln::Communicator& comm, std::string& text) {
+    uint64_t n = text.size();
+    comm.broadcast(&n, sizeof n, 0);
+    text.resize(size_t(n));
+    comm.broadcast(text.data(), size_t(n), 0);
+}
+
+// The launcher's count of ranks on this host (1 without one): they share its cores.
+int ranks_on_host() {
+    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+        if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
+    return 1;
 }
 
 bool yes(const Args& a, const std::string& name) { return a.choice(name, {"yes", "no"}) == "yes"; }
@@ -219,32 +244,36 @@ kiln::nn::ModelSpec model_of(const Args& a) {
     return spec;
 }
 
-// The settings recorded for --resume: every option's text except --resume, --out and --device, with the
-// cosine half period as resolved (a run resumed with more --epochs keeps its schedule) and no
-// split beside a separate validation set (recorded options count as given).
+// The settings recorded for --resume: every option's text except --resume, --out, --device and
+// --dist-timeout, with the cosine half period as resolved (a run resumed with more --epochs keeps
+// its schedule) and no split beside a separate validation set (recorded options count as given).
 std::string config_json(const Args& a, const train::Schedule& schedule) {
     json j = json::object();
     for (const OptionSpec& o : options)
-        if (std::string(o.name) != "device") j[o.name] = a.text(o.name);
+        if (std::string(o.name) != "device" && std::string(o.name) != "dist-timeout") j[o.name] = a.text(o.name);
     j["t-max"] = std::to_string(schedule.t_max);
     if (!a.text("valid-data").empty()) j["valid-split"] = "0";
     return j.dump();
 }
 
-// Parses the command line; with --resume, first the settings recorded in the run's
-// last.safetensors, then the options given now on top of them.
-Args parse(const Command& cmd, int argc, char** argv) {
-    Args given = cmd.parse(argc, argv, 1);
+// With --resume, the settings recorded in the run's last.safetensors (read by rank 0, sent to
+// the others) and the options given now on top of them; otherwise `given`.
+Args with_recorded_settings(const Command& cmd, Args given, int argc, char** argv, kiln::Communicator& comm) {
     if (given.help || !given.given("resume")) return given;
     if (given.given("out")) throw given.usage_error("--resume continues in its own directory; leave out --out");
     const std::string last = train::RunDir(given.text("resume")).last_safetensors();
-    if (!fs::exists(last)) fail(Errc::io, last + ": not found (is " + given.text("resume") + " a kiln-train run directory?)");
-    const kiln::io::Metadata meta = kiln::io::load_safetensors(last).metadata;
-    auto it = meta.find("kiln.config");
-    if (it == meta.end()) fail(Errc::format, last + ": no kiln.config metadata (not written by kiln-train?)");
+    std::string config;
+    if (comm.rank() == 0) {
+        if (!fs::exists(last)) fail(Errc::io, last + ": not found (is " + given.text("resume") + " a kiln-train run directory?)");
+        const kiln::io::Metadata meta = kiln::io::load_safetensors(last).metadata;
+        auto it = meta.find("kiln.config");
+        if (it == meta.end()) fail(Errc::format, last + ": no kiln.config metadata (not written by kiln-train?)");
+        config = it->second;
+    }
+    broadcast_text(comm, config);
     json saved;
     try {
-        saved = json::parse(it->second);
+        saved = json::parse(config);
     } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail(Errc::format, last + ": kiln.config is not valid JSON: " + e.what());
     }
@@ -281,7 +310,18 @@ int train_command(int argc, char** argv) {
     for (const OptionSpec& o : options) cmd.option(o.name, o.value_name, o.help, o.default_value);
     cmd.option("out", "RUN_DIR", "the run directory to create (required unless --resume)");
     cmd.option("resume", "RUN_DIR", "continue the run in RUN_DIR from its last.safetensors");
-    const Args a = parse(cmd, argc, argv);
+    const Args given = cmd.parse(argc, argv, 1);
+    // Under mpirun, one of N ranks; otherwise alone. Rank 0 reads the run directory and speaks.
+    // On GPUs the gradients are averaged in device memory by NCCL, each rank on its host's GPU
+    // number local_rank() (kiln/dist/communicator.h).
+    const bool on_gpus = kiln::launched_by_mpi() && given.text("device") == "cuda";
+    std::unique_ptr<kiln::Communicator> comm =
+        kiln::make_communicator(on_gpus ? "nccl" : "auto", {.timeout_seconds = given.help ? 300 : given.real("dist-timeout", 0.1, 1e6)});
+    const int ranks = comm->size();
+    const bool leader = comm->rank() == 0;
+    quiet_rank = !leader;
+    if (!leader && !std::freopen("/dev/null", "w", stdout)) fail(Errc::io, "/dev/null: cannot open");
+    const Args a = with_recorded_settings(cmd, given, argc, argv, *comm);
     if (a.help) {
         std::fputs(cmd.help().c_str(), stdout);
         return 0;
@@ -296,6 +336,10 @@ int train_command(int argc, char** argv) {
 
     const int64_t epochs = a.integer("epochs", 1, 1'000'000);
     const int64_t batch = a.integer("batch", 1, 1'000'000);
+    if (batch % ranks != 0)
+        throw a.usage_error("--batch " + a.text("batch") + " is the global batch: it must split evenly over the " +
+                            std::to_string(ranks) + " ranks");
+    const int64_t rank_batch = batch / ranks;
     const uint64_t seed = uint64_t(a.integer("seed", 0, INT64_MAX));
     const kiln::OptimizerConfig optimizer = optimizer_of(a);
     train::FitConfig cfg;
@@ -320,10 +364,12 @@ int train_command(int argc, char** argv) {
         throw a.usage_error("give either --valid-split or --valid-data, not both");
 
     kiln::data::DataLoaderOptions train_opt;
-    train_opt.batch_size = batch, train_opt.shuffle = true, train_opt.seed = seed;
+    train_opt.batch_size = rank_batch, train_opt.shuffle = true, train_opt.seed = seed;
     train_opt.workers = int(a.integer("workers", 0, 64));
+    train_opt.shard = {.rank = comm->rank(), .count = ranks, .pad = true};
     kiln::data::DataLoaderOptions valid_opt = train_opt;
     valid_opt.shuffle = false;
+    valid_opt.shard.pad = false;  // each validation sample counted once
     std::optional<kiln::data::Dataset> valid_data;
     if (separate_valid) {
         valid_data = kiln::tools::open_dataset(plugins, a.text("valid-data"), "kiln-train");
@@ -340,6 +386,8 @@ int train_command(int argc, char** argv) {
     } else {
         train_opt.indices = pool;
     }
+    const int64_t train_samples = int64_t(train_opt.indices.size());
+    const int64_t valid_samples = valid_opt.indices.empty() ? (valid_data ? valid_data->size() : 0) : int64_t(valid_opt.indices.size());
     const std::string eval_transforms = a.text("eval-transforms");
     kiln::data::DataLoader train_loader(data, plugins.pipeline(a.text("train-transforms")), train_opt);
     std::optional<kiln::data::DataLoader> valid_loader;
@@ -358,11 +406,16 @@ int train_command(int argc, char** argv) {
         if (!valid_loader && m.rfind("valid_", 0) == 0) throw a.usage_error(m + " needs a validation set (--valid-split or --valid-data)");
 
     // ---- model ----
-    fs::create_directories(run.path());
-    if (!resuming && fs::exists(run.last_safetensors()))
-        fail(Errc::invalid_argument,
-             run.path() + " already holds a run; continue it with --resume " + run.path() + " or choose another --out");
-    kiln::nn::ModelSpec spec = resuming ? kiln::nn::read_model_file(run.model_json()) : model_of(a);
+    std::string model_text;
+    if (leader) {
+        fs::create_directories(run.path());
+        if (!resuming && fs::exists(run.last_safetensors()))
+            fail(Errc::invalid_argument,
+                 run.path() + " already holds a run; continue it with --resume " + run.path() + " or choose another --out");
+        if (resuming) model_text = kiln::read_file(run.model_json(), "model");
+    }
+    if (resuming) broadcast_text(*comm, model_text);
+    kiln::nn::ModelSpec spec = resuming ? kiln::nn::parse_model(model_text, run.model_json()) : model_of(a);
     const kiln::Shape sample = train_loader.sample_shape();
     if (!resuming) {
         spec.input_shape.assign(sample.dims, sample.dims + sample.rank);
@@ -372,16 +425,20 @@ int train_command(int argc, char** argv) {
         fail(Errc::shape_mismatch, run.model_json() + ": the run was trained on samples of another shape than " + sample.str());
     }
     kiln::Graph g(seed);
-    kiln::Shape xs{batch};
+    kiln::Shape xs{rank_batch};
     for (int i = 0; i < sample.rank; ++i) xs.push_back(sample[i]);
     const kiln::Value x = g.input("x", xs);
-    const kiln::Value y = g.input("y", {batch}, kiln::DType::i64);
+    const kiln::Value y = g.input("y", {rank_batch}, kiln::DType::i64);
     const kiln::Value logits = kiln::nn::build_model(g, spec, x, data.num_classes());
     kiln::CompileOptions copt;
     copt.loss = g.cross_entropy(logits, y);
     copt.optimizer = optimizer;
     copt.outputs = {logits};
     copt.backend_options.threads = int(a.integer("threads", 0, 1024));
+    if (copt.backend_options.threads == 0 && ranks > 1)
+        copt.backend_options.threads = std::max(1, int(std::thread::hardware_concurrency()) / ranks_on_host());
+    copt.fuse_gradients = ranks > 1;
+    if (on_gpus) copt.backend_options.device = kiln::local_rank();
     copt.seed = seed;
     copt.backend = device;
     auto program = kiln::tools::compile_on_device(g, copt);
@@ -389,15 +446,27 @@ int train_command(int argc, char** argv) {
 
     train::TrainState state = train::initial_state(early);
     std::vector<train::HistoryRow> rows;
-    if (resuming) {
+    if (resuming && leader) {
         kiln::io::StateOptions with_optimizer;
         with_optimizer.optimizer = true;
         const kiln::io::Metadata meta = kiln::io::load_state(*program, run.last_safetensors(), with_optimizer);
         train::restore_state(meta, run.last_safetensors(), state);
         rows = train::parse_history_json(kiln::read_file(run.history_json(), "history"), run.history_json());
         std::erase_if(rows, [&](const train::HistoryRow& r) { return r.epoch > state.epoch; });
-    } else {
+    } else if (leader) {
         kiln::io::write_file_atomic(run.model_json(), kiln::nn::to_json(spec));
+    }
+    // Every rank starts from rank 0's weights, optimizer state and place in the run.
+    train::DataParallel data_parallel(*program, *comm);
+    if (ranks > 1) {
+        data_parallel.broadcast_state();
+        if (resuming) {
+            const char* key = "kiln.train_state";
+            std::string position = leader ? train::state_metadata(state).at(key) : "";
+            broadcast_text(*comm, position);
+            if (!leader) train::restore_state({{key, position}}, run.last_safetensors(), state);
+        }
+        program->set_communicator(comm.get());
     }
 
     int64_t parameters = 0;
@@ -406,10 +475,12 @@ int train_command(int argc, char** argv) {
     const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
     const std::string device_name = program->backend().description();  // "cuda (NVIDIA …, sm_XY)" on a GPU
     std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld, device %s\n",
-                data.spec().c_str(), static_cast<long long>(train_loader.size()),
-                valid_loader ? (", " + std::to_string(valid_loader->size()) + " validation").c_str() : "",
+                data.spec().c_str(), static_cast<long long>(train_samples),
+                valid_loader ? (", " + std::to_string(valid_samples) + " validation").c_str() : "",
                 static_cast<long long>(data.num_classes()), model_name.c_str(),
                 static_cast<long long>(parameters), static_cast<long long>(batch), device_name.c_str());
+    if (ranks > 1)
+        std::printf("data-parallel: %d ranks × batch %lld, %s\n", ranks, static_cast<long long>(rank_batch), comm->description().c_str());
     if (resuming)
         std::printf("resuming %s at epoch %lld%s\n", run.path().c_str(), static_cast<long long>(state.epoch + 1),
                     state.batch ? (", batch " + std::to_string(state.batch + 1)).c_str() : "");
@@ -423,11 +494,13 @@ int train_command(int argc, char** argv) {
         o.metadata["kiln.config"] = config;
         kiln::io::save_state(*program, run.last_safetensors(), o);
     };
-    const bool terminal = ::isatty(STDOUT_FILENO);
+    // No progress bar under mpirun: its output is a terminal to the ranks wherever it goes.
+    const bool terminal = ::isatty(STDOUT_FILENO) && ranks == 1;
     ProgressBar bar{.epochs = epochs};
     train::FitHooks hooks;
     if (terminal) hooks.on_batch = [&bar](const train::BatchProgress& p) { bar.draw(p); };
     hooks.on_epoch = [&](const train::HistoryRow& row, const train::TrainState&) {
+        if (!leader) return;
         if (terminal) std::printf("\r\033[K");
         print_row(row);
         rows.push_back(row);
@@ -455,6 +528,7 @@ int train_command(int argc, char** argv) {
     sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the program at once
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
+    if (ranks > 1) sigaction(SIGTERM, &sa, nullptr);  // mpirun turns a Ctrl-C into SIGTERM to every rank (then SIGKILL)
 
     print_header();
     for (const train::HistoryRow& r : rows) print_row(r);
@@ -463,12 +537,14 @@ int train_command(int argc, char** argv) {
 
     switch (result.end) {
     case train::FitResult::diverged:
+        if (!leader) return 1;  // the same on every rank: rank 0 says it
         fail(Errc::invalid_argument, result.message + "; " +
                                          (state.epoch > 0 ? run.last_safetensors() + " holds epoch " + std::to_string(state.epoch)
                                                           : std::string("no checkpoint was written")));
     case train::FitResult::interrupted: {
+        if (!leader) return 130;
         save_last();
-        std::string resume = quoted(argv[0]) + " --resume " + quoted(run.path());
+        std::string resume = (ranks > 1 ? "mpirun -np " + std::to_string(ranks) + " " : "") + quoted(argv[0]) + " --resume " + quoted(run.path());
         if (a.given("epochs") && resuming) resume += " --epochs " + a.text("epochs");
         std::fflush(stdout);
         const std::string where = state.batch > 0 ? "at epoch " + std::to_string(state.epoch + 1) + ", after batch " +
@@ -486,7 +562,8 @@ int train_command(int argc, char** argv) {
     std::printf("best epoch %lld by %s: %.4f (%s)\n", static_cast<long long>(state.best_epoch), cfg.checkpoint_monitor.c_str(),
                 state.best_score, run.best_safetensors().c_str());
     if (yes(a, "load-best") && state.best_epoch > 0) {
-        kiln::io::load_state(*program, run.best_safetensors());
+        if (leader) kiln::io::load_state(*program, run.best_safetensors());
+        data_parallel.broadcast_state();
         if (valid_loader) {
             const train::Evaluation v = train::evaluate(model, *valid_loader);
             std::printf("loaded the best weights (epoch %lld): valid_loss %.4f, valid_acc %.4f\n",
@@ -503,5 +580,8 @@ int train_command(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    return kiln::tools::run_tool("kiln-train", [&] { return train_command(argc, argv); });
+    // Errors name the rank they happened on when it is not rank 0 of a data-parallel run.
+    const char* rank = kiln::launched_by_mpi() ? std::getenv("OMPI_COMM_WORLD_RANK") : nullptr;
+    const std::string name = rank && std::string(rank) != "0" ? "kiln-train (rank " + std::string(rank) + ")" : "kiln-train";
+    return kiln::tools::run_tool(name.c_str(), [&] { return train_command(argc, argv); });
 }

@@ -5,6 +5,8 @@
 //   mpi_check die                  rank 1 is killed before the allreduce
 //   mpi_check train                50 SGD steps of a small CNN, each rank on its shard of every
 //                                  global batch of 16, against one process on the whole batch
+//   mpi_check nccl                 (a GPU per rank) the nccl communicator: device buffers averaged
+//                                  over the ranks against the host's mean, then train on cuda
 // Prints "rank R: ok" per rank and exits 0 when every check holds.
 #include <algorithm>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "kiln/backend/registry.h"
 #include "kiln/core/error.h"
 #include "kiln/dist/communicator.h"
 #include "kiln/nn/layers.h"
@@ -38,14 +41,16 @@ struct Net {
 
 // The state after `steps` SGD steps (momentum 0.9) over the global batches of 16, this rank
 // taking rows [rank·16/size, (rank + 1)·16/size) of each.
-std::vector<float> train(kiln::Communicator* comm, int rank, int size, int steps) {
+std::vector<float> train(kiln::Communicator* comm, int rank, int size, int steps, const std::string& backend) {
     const int64_t global = 16, local = global / size;
     Net net(local);
     kiln::CompileOptions o;
     o.loss = net.loss;
     o.optimizer = kiln::SGD{.lr = 0.05f, .momentum = 0.9f};
     o.fuse_gradients = true;
+    o.backend = backend;
     o.backend_options.threads = 1;
+    o.backend_options.device = kiln::local_rank();  // cuda: the GPU the nccl communicator drives
     auto p = kiln::compile(net.g, o);
     p->set_communicator(comm);
     kiln::Generator data(5);
@@ -67,6 +72,46 @@ std::vector<float> train(kiln::Communicator* comm, int rank, int size, int steps
     return state;
 }
 
+// 50 steps on every rank against one process on the whole batches, compared by rank 0.
+bool train_against_one_process(kiln::Communicator* comm, int rank, int size, const std::string& backend) {
+    const std::vector<float> ranks = train(comm, rank, size, 50, backend);
+    if (rank != 0) return true;
+    const std::vector<float> one = train(nullptr, 0, 1, 50, backend);
+    // Relative to each value, or to 1 % of the largest for values near 0 (a sum's rounding
+    // differs with its order: 2 shards of 8 rows against 16).
+    double top = 0, worst = 0;
+    for (float v : one) top = std::max(top, std::fabs(double(v)));
+    for (size_t i = 0; i < one.size(); ++i)
+        worst = std::max(worst, std::fabs(double(ranks[i]) - double(one[i])) / std::max(0.01 * top, std::fabs(double(one[i]))));
+    std::printf("train: %d ranks against one process after 50 steps on %s: largest relative difference %.3g over %zu values "
+                "(largest %.3g)\n", size, backend.c_str(), worst, one.size(), top);
+    return worst <= 1e-5;
+}
+
+// Device buffers of every size averaged by the nccl communicator: rank r holds (r + 1)/2 + i % 97,
+// so the mean is (size + 1)/4 + i % 97 (NCCL may scale before it sums: within float rounding).
+bool device_allreduce(kiln::Communicator* comm, int rank, int size) {
+    auto gpu = kiln::make_backend("cuda", {.device = kiln::local_rank()});
+    std::printf("rank %d: %s\n", rank, gpu->description().c_str());
+    for (size_t n : {size_t(1), size_t(7), size_t(1000), size_t(1) << 20}) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = float(rank + 1) * 0.5f + float(i % 97);
+        void* d = gpu->allocate(n * sizeof(float));
+        gpu->copy_to_device(d, v.data(), n * sizeof(float));
+        comm->allreduce_average_device(static_cast<float*>(d), n);
+        gpu->copy_to_host(v.data(), d, n * sizeof(float));
+        gpu->release(d);
+        for (size_t i = 0; i < n; ++i) {
+            const double want = 0.25 * double(size + 1) + double(i % 97);
+            if (!(std::fabs(double(v[i]) - want) <= 1e-6 * want)) {
+                std::printf("rank %d: device allreduce of %zu: element %zu is %.9g, expected %.9g\n", rank, n, i, double(v[i]), want);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +119,7 @@ int main(int argc, char** argv) {
     try {
         kiln::CommunicatorOptions o;
         if (mode == "hang") o.timeout_seconds = std::atof(argv[2]);
-        auto comm = kiln::make_communicator("auto", o);
+        auto comm = kiln::make_communicator(mode == "nccl" ? "nccl" : "auto", o);
         const int rank = comm->rank(), size = comm->size();
         std::printf("%s\n", comm->description().c_str());
         if (mode == "collectives") {
@@ -102,19 +147,9 @@ int main(int argc, char** argv) {
             comm->barrier();
             if (!ok) return 1;
         } else if (mode == "train") {
-            const std::vector<float> ranks = train(comm.get(), rank, size, 50);
-            if (rank == 0) {
-                const std::vector<float> one = train(nullptr, 0, 1, 50);
-                // Relative to each value, or to 1 % of the largest for values near 0 (a sum's rounding
-                // differs with its order: 2 shards of 8 rows against 16).
-                double top = 0, worst = 0;
-                for (float v : one) top = std::max(top, std::fabs(double(v)));
-                for (size_t i = 0; i < one.size(); ++i)
-                    worst = std::max(worst, std::fabs(double(ranks[i]) - double(one[i])) / std::max(0.01 * top, std::fabs(double(one[i]))));
-                std::printf("train: %d ranks against one process after 50 steps: largest relative difference %.3g over %zu values "
-                            "(largest %.3g)\n", size, worst, one.size(), top);
-                if (!(worst <= 1e-5)) return 1;
-            }
+            if (!train_against_one_process(comm.get(), rank, size, "cpu")) return 1;
+        } else if (mode == "nccl") {
+            if (!device_allreduce(comm.get(), rank, size) || !train_against_one_process(comm.get(), rank, size, "cuda")) return 1;
         } else if (mode == "hang" || mode == "die") {
             float x = 1;
             if (rank == 1) {

@@ -1,7 +1,8 @@
 // The communicator (kiln/dist/communicator.h): the local one, choosing one, and the MPI module run
 // by mpirun with 2 ranks on this machine (mpi_check.cpp) — its collectives, a rank that hangs and a
 // rank that dies: the others must stop with an error naming what failed, in bounded time. Without
-// mpirun or the module (no OpenMPI), the MPI cases say why they are skipped.
+// mpirun or the module (no OpenMPI), the MPI cases say why they are skipped. The NCCL module needs
+// a GPU: here, that it says why it cannot start (mpi_check nccl, in scripts/check-gpu.sh, runs it).
 #define BOOST_TEST_MODULE dist_communicator
 #include <boost/test/unit_test.hpp>
 
@@ -27,11 +28,12 @@ struct Run {
     double seconds;
 };
 
-// mpirun -np 2 mpi_check ARGS, its output (stdout and stderr) and how long it took.
-Run mpirun(const std::string& args) {
+// mpirun -np RANKS mpi_check ARGS, its output (stdout and stderr) and how long it took.
+Run mpirun(const std::string& args, int ranks = 2) {
     TempDir dir;
     const std::string log = dir / "log";
-    const std::string cmd = "mpirun --allow-run-as-root --oversubscribe -np 2 " + std::string(KILN_MPI_CHECK) + " " + args + " > " + log + " 2>&1";
+    const std::string cmd = "mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " " + std::string(KILN_MPI_CHECK) + " " +
+                            args + " > " + log + " 2>&1";
     const auto t0 = std::chrono::steady_clock::now();
     const int status = std::system(cmd.c_str());
     Run r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), "",
@@ -68,7 +70,7 @@ BOOST_AUTO_TEST_CASE(local_and_choosing) {
     c->allreduce_sum(x, 3);
     BOOST_TEST(x[2] == 3.0f);
     BOOST_TEST(error_of([&] { c->broadcast(x, 4, 1); }) == "broadcast: root 1 of a one-process group");
-    BOOST_TEST(error_of([] { kiln::make_communicator("gloo"); }) == "unknown communicator 'gloo' (known: auto, local, mpi)");
+    BOOST_TEST(error_of([] { kiln::make_communicator("gloo"); }) == "unknown communicator 'gloo' (known: auto, local, mpi, nccl)");
     BOOST_TEST(error_of([] { kiln::make_communicator("local", {.timeout_seconds = 0}); }) == "communicator: the timeout must be positive");
 }
 
@@ -102,6 +104,14 @@ BOOST_AUTO_TEST_CASE(two_ranks_train_to_one_process_s_weights) {
     const Run r = mpirun("train");
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.find("train: 2 ranks against one process after 50 steps") != std::string::npos);
+}
+
+// One rank: the MPI communicator's allreduce and average leave the gradients' bits as they are.
+BOOST_AUTO_TEST_CASE(one_rank_trains_to_one_process_s_bits) {
+    if (!have_mpi()) return;
+    const Run r = mpirun("train", 1);
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("train: 1 ranks against one process after 50 steps on cpu: largest relative difference 0 ") != std::string::npos);
 }
 
 // fuse_gradients moves the gradients, not what a step computes: the same bits as without, and the
@@ -146,4 +156,29 @@ BOOST_AUTO_TEST_CASE(fused_gradients_train_to_the_same_bits) {
     BOOST_TEST(plain == fused);
     BOOST_TEST(grads > 0);
     BOOST_TEST(block == grads);
+}
+
+// make_communicator("nccl") on a machine without a GPU: Error(unsupported) saying so, or in a build
+// without the module that it is not built. It starts MPI in this process (the bootstrap: MPI's
+// singleton mode), so it comes last.
+BOOST_AUTO_TEST_CASE(nccl_without_a_gpu_says_why) {
+    std::string message;
+    try {
+        auto c = kiln::make_communicator("nccl");
+        std::printf("this machine has a CUDA device: %s\n", c->description().c_str());
+        BOOST_TEST(c->reduces_device_memory());
+        BOOST_TEST(c->description().starts_with("nccl (NCCL "));
+        return;
+    } catch (const kiln::Error& e) {
+        message = e.what();
+        BOOST_TEST(e.code() == kiln::Errc::unsupported);
+    }
+    BOOST_TEST_MESSAGE(message);
+    if (std::filesystem::exists(KILN_NCCL_MODULE_PATH)) {
+        BOOST_TEST(message.starts_with("communicator 'nccl': no CUDA device: cudaGetDeviceCount"));
+    } else {
+        std::printf("this build has no NCCL module (%s)\n", KILN_NCCL_MODULE_PATH);
+        BOOST_TEST(message.starts_with("communicator 'nccl': this build of kiln has no NCCL module (libkiln-nccl.so is not in "));
+        BOOST_TEST(message.ends_with("; it is built with the CUDA backend when the toolkit has NCCL (nccl.h, libnccl) and OpenMPI is installed)"));
+    }
 }

@@ -45,6 +45,7 @@ public:
 struct BackendOptions {
     int threads = 0;          // CPU: worker threads in total, 0 = all cores
     bool reference = false;   // CPU: the portable reference kernels only (the test oracle)
+    int device = 0;           // CUDA: which GPU
 };
 
 }  // namespace kiln

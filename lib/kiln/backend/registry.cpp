@@ -31,11 +31,12 @@ const ModuleEntry& cuda_module() {
     return module;
 }
 
-std::unique_ptr<Backend> make_cuda_backend() {
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
     const ModuleEntry& m = cuda_module();
     if (!m.function) fail(Errc::unsupported, "backend 'cuda': " + m.error);
     char reason[512] = "";
-    void* be = reinterpret_cast<kiln_cuda_create_backend_fn>(m.function)(KILN_CUDA_ABI_VERSION, op_count, sizeof(KernelCall), reason, sizeof reason);
+    void* be = reinterpret_cast<kiln_cuda_create_backend_fn>(m.function)(KILN_CUDA_ABI_VERSION, op_count, sizeof(KernelCall), reason,
+                                                                         sizeof reason, options.device);
     if (!be) fail(Errc::unsupported, std::string("backend 'cuda': ") + reason);
     return std::unique_ptr<Backend>(static_cast<Backend*>(be));
 }
@@ -54,7 +55,7 @@ void register_backend(const std::string& name, BackendFactory factory) {
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
     if (name == "cpu") return cpu::make_cpu_backend(options);
-    if (name == "cuda") return make_cuda_backend();
+    if (name == "cuda") return make_cuda_backend(options);
     std::string known = "cpu, cuda";
     {
         std::lock_guard<std::mutex> lock(registry_mutex);

@@ -113,7 +113,14 @@ DataLoader::DataLoader(Dataset dataset, TransformPipeline pipeline, DataLoaderOp
         opt_.indices.shrink_to_fit();
     }
     check(!base_order_.empty(), dataset_.spec() + " has no samples to load");
-    order_ = base_order_;
+    const int64_t all = int64_t(base_order_.size()), ranks = opt_.shard.count, rank = opt_.shard.rank;
+    check(ranks >= 1 && rank >= 0 && rank < ranks,
+          "shard " + std::to_string(rank) + " of " + std::to_string(ranks) + ": expected 0 ≤ rank < count");
+    const int64_t shard_size = opt_.shard.pad ? (all + ranks - 1) / ranks : (all - rank + ranks - 1) / ranks;
+    check(shard_size > 0, dataset_.spec() + ": " + std::to_string(all) + " samples leave shard " + std::to_string(rank) + " of " +
+                              std::to_string(ranks) + " empty");
+    shuffled_ = base_order_;
+    order_.resize(size_t(shard_size));
     skip_bad_ = opt_.on_bad_sample == OnBadSample::skip ||
                 (opt_.on_bad_sample == OnBadSample::from_config && dataset_.config_skips_bad_samples());
     classes_ = dataset_.num_classes();
@@ -212,11 +219,14 @@ int64_t DataLoader::skipped() const {
 // an earlier epoch is never needed again once a later one is prepared).
 void DataLoader::prepare_order(int64_t epoch) {
     if (order_epoch_ == epoch) return;
-    std::copy(base_order_.begin(), base_order_.end(), order_.begin());
+    std::copy(base_order_.begin(), base_order_.end(), shuffled_.begin());
     if (opt_.shuffle) {
         Generator rng(splitmix64(opt_.seed) ^ splitmix64(static_cast<uint64_t>(epoch)));
-        fisher_yates(order_.data(), size(), rng);
+        fisher_yates(shuffled_.data(), int64_t(shuffled_.size()), rng);
     }
+    // This shard: positions rank, rank + count, … of the order, padded by wrapping around.
+    for (size_t k = 0; k < order_.size(); ++k)
+        order_[k] = shuffled_[(size_t(opt_.shard.rank) + k * size_t(opt_.shard.count)) % shuffled_.size()];
     order_epoch_ = epoch;
 }
 

@@ -61,6 +61,17 @@ struct DataLoaderOptions {
     int prefetch = 3;        // batches decoded ahead of the consumer (1 to 16)
     std::vector<int64_t> indices;  // the dataset indices to load (e.g. one part of random_split); empty = all
     OnBadSample on_bad_sample = OnBadSample::from_config;
+    // Data-parallel training: this process loads only its shard of each epoch, PyTorch's
+    // DistributedSampler: the epoch's order (the same on every rank: same seed) padded with its
+    // own first samples to a multiple of `count` when `pad`, then every count-th sample from
+    // position `rank`. With batch_size = B / count, batch b of every rank is a disjoint part of
+    // the samples that batch b of one process with batch size B holds; padded, every rank has the
+    // same batches of the same sizes (a few samples trained twice per epoch); unpadded (an
+    // evaluation), each sample is seen once and shards differ by at most one sample.
+    struct Shard {
+        int rank = 0, count = 1;
+        bool pad = true;
+    } shard;
     // Receives "skipped sample 17: <reason>" for each skipped sample, on the consumer's thread,
     // in order. Default: a line "warning: …" on stderr.
     std::function<void(const std::string&)> warn;
@@ -88,7 +99,7 @@ public:
     const Dataset& dataset() const { return dataset_; }
     const Shape& sample_shape() const { return sample_shape_; }  // f32, after the pipeline
     Shape batch_shape() const;                                    // [batch_size, sample_shape…]
-    int64_t size() const { return static_cast<int64_t>(base_order_.size()); }  // samples per epoch
+    int64_t size() const { return static_cast<int64_t>(order_.size()); }  // samples per epoch (of this shard)
     int64_t num_batches() const { return num_batches_; }                       // batches per epoch
     int64_t epoch() const;      // the epoch next() delivers from
     int64_t skipped() const;    // samples skipped so far (handed-out batches only)
@@ -141,7 +152,7 @@ private:
     int64_t sample_numel_ = 0;
     int64_t num_batches_ = 0;
     int64_t chunk_ = 1;
-    std::vector<int64_t> base_order_, order_;
+    std::vector<int64_t> base_order_, shuffled_, order_;  // the samples; an epoch's order; this shard's
     int64_t order_epoch_ = -1;
 
     std::vector<Slot> slots_;

@@ -25,21 +25,36 @@ public:
     virtual int size() const = 0;
     // data[0, n) summed over every rank, in place; every rank ends with the same bits.
     virtual void allreduce_sum(float* data, size_t n) = 0;
+    // The same in double precision (metrics: sums of losses and counts).
+    virtual void allreduce_sum(double* data, size_t n) = 0;
+    // The same, then divided by size(): the mean over the ranks.
+    void allreduce_average(float* data, size_t n);
     // root's bytes copied to every other rank.
     virtual void broadcast(void* data, size_t bytes, int root) = 0;
     virtual void barrier() = 0;
+
+    // CUDA device memory — the "nccl" communicator's; the others refuse it. The data pointers
+    // above are host memory on every communicator.
+    virtual bool reduces_device_memory() const { return false; }
+    // data[0, n) in device memory (this rank's GPU) averaged over every rank, in place.
+    virtual void allreduce_average_device(float* data, size_t n);
 };
 
 struct CommunicatorOptions {
     double timeout_seconds = 300;  // a collective waiting longer fails (a dead or hung peer)
 };
 
-// "local" (one process; every collective is the identity), "mpi", or "auto": mpi when the process
-// was started by mpirun (OMPI_COMM_WORLD_SIZE / PMI_SIZE set), else local. Error(unsupported) when
-// the module is missing or cannot start, with the reason.
+// "local" (one process; every collective is the identity), "mpi", "nccl" (NCCL for device
+// memory, MPI for the rest and to pass NCCL its unique id; the GPU is local_rank()'s), or "auto":
+// mpi when the process was started by mpirun (OMPI_COMM_WORLD_SIZE / PMI_SIZE set), else local.
+// Error(unsupported) when a module is missing or cannot start, with the reason.
 std::unique_ptr<Communicator> make_communicator(const std::string& name, const CommunicatorOptions& options = {});
 
 // Whether this process looks started by an MPI launcher (its environment says so).
 bool launched_by_mpi();
+
+// This process's rank among those of its host, as the launcher tells it (OMPI_COMM_WORLD_LOCAL_RANK,
+// MPI_LOCALRANKID), 0 without one: which GPU a rank drives (rank k of a host: GPU k mod count).
+int local_rank();
 
 }  // namespace kiln

@@ -159,9 +159,10 @@ float Program::train_step(int64_t n) {
         run_steps(0, update_begin_, n);
         backend_->synchronize();
         const std::span<float> g = fused_gradients();
-        comm_->allreduce_sum(g.data(), g.size());
-        const float share = 1.0f / float(comm_->size());
-        for (float& v : g) v *= share;
+        if (backend_->host_accessible())
+            comm_->allreduce_average(g.data(), g.size());
+        else
+            comm_->allreduce_average_device(g.data(), g.size());
         run_steps(update_begin_, end, n);
     } else {
         run_steps(0, end, n);
@@ -177,8 +178,9 @@ std::span<float> Program::fused_gradients() const {
 void Program::set_communicator(Communicator* comm) {
     if (comm && fused_end_ == fused_begin_)
         fail(Errc::invalid_argument, "set_communicator: the program was compiled without fuse_gradients (or trains nothing)");
-    if (comm && !backend_->host_accessible())
-        fail(Errc::unsupported, std::string("set_communicator: the ") + backend_->name() + " backend's gradients are not in host memory (NCCL is not built yet)");
+    if (comm && !backend_->host_accessible() && !comm->reduces_device_memory())
+        fail(Errc::unsupported, std::string("set_communicator: the ") + backend_->name() + " backend's gradients are in device memory, which " +
+                                    comm->description() + " cannot reduce (use the nccl communicator)");
     comm_ = comm;
 }
 

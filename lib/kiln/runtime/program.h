@@ -98,8 +98,10 @@ public:
     std::span<float> fused_gradients() const;
     // From now on each train_step sums the fused gradients over comm's ranks and divides them by
     // the rank count between the backward pass and the optimizer's update (nullptr: no more; a
-    // one-rank group changes nothing). Needs fuse_gradients and a backend the host can access.
+    // one-rank group changes nothing). Needs fuse_gradients, and on a device backend (CUDA) a
+    // communicator that reduces device memory (nccl).
     void set_communicator(Communicator* comm);
+    Communicator* communicator() const { return comm_; }
 
     void set_lr(float lr) { info_.lr = lr; }
     float lr() const { return info_.lr; }

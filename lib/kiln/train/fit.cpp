@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "kiln/core/error.h"
+#include "kiln/train/data_parallel.h"
 #include "kiln/train/metrics.h"
 
 namespace kiln::train {
@@ -36,6 +38,21 @@ struct BatchBuffers {
 };
 
 bool stop_asked(const FitHooks& hooks) { return hooks.stop && *hooks.stop != 0; }
+
+// Data-parallel: each rank adds its own batches to the epoch's running sums; `carried` is what
+// the sums held when this process started the epoch (from a checkpoint: already the total over
+// the ranks). After the call every rank holds the total.
+struct EpochSums {
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+};
+void reduce_sums(Communicator& comm, TrainState& s, const EpochSums& carried) {
+    double part[3] = {s.loss_sum - carried.loss_sum, double(s.correct - carried.correct), double(s.seen - carried.seen)};
+    comm.allreduce_sum(part, 3);
+    s.loss_sum = carried.loss_sum + part[0];
+    s.correct = carried.correct + int64_t(part[1]);
+    s.seen = carried.seen + int64_t(part[2]);
+}
 
 }  // namespace
 
@@ -73,8 +90,10 @@ Evaluation evaluate(Classifier& m, data::DataLoader& loader, const std::function
             on_batch({std::span<const float>(buf.logits.data(), size_t(b->size * m.classes)),
                       std::span<const int64_t>(b->labels, size_t(b->size)), std::span<const int64_t>(b->indices, size_t(b->size))});
     }
-    if (loss.samples() == 0) fail(Errc::invalid_argument, "evaluate: the data set " + loader.dataset().spec() + " is empty");
-    return {loss.mean(), double(correct) / double(loss.samples()), loss.samples()};
+    double sums[3] = {loss.mean() * double(loss.samples()), double(correct), double(loss.samples())};
+    if (Communicator* comm = m.program.communicator()) comm->allreduce_sum(sums, 3);  // each rank evaluated its shard
+    if (sums[2] == 0) fail(Errc::invalid_argument, "evaluate: the data set " + loader.dataset().spec() + " is empty");
+    return {sums[0] / sums[2], sums[1] / sums[2], int64_t(sums[2])};
 }
 
 FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, const FitConfig& cfg, TrainState& state,
@@ -91,8 +110,16 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
     if (cfg.early_stopping) check_metric(state.early.monitor, "early stopping");
     const bool best_lower = lower_is_better(cfg.checkpoint_monitor);
 
+    // Data-parallel: the program averages the gradients; here the ranks agree after every batch
+    // whether to stop, and sum the epoch's metrics.
+    Communicator* comm = m.program.communicator();
+    const int ranks = comm ? comm->size() : 1;
+    std::optional<DataParallel> dp;
+    if (ranks > 1) dp.emplace(m.program, *comm);
+    EpochSums carried{state.loss_sum, state.correct, state.seen};
+
     // A resumed state must fit this data: its position inside an epoch of these batches.
-    if (state.batch > train.num_batches() || state.seen > train.size())
+    if (state.batch > train.num_batches() || state.seen > train.size() * ranks)
         fail(Errc::invalid_argument, "resume: the checkpoint is at batch " + std::to_string(state.batch) + " with " +
                                          std::to_string(state.seen) + " samples seen, past an epoch of " +
                                          std::to_string(train.num_batches()) + " batches and " + std::to_string(train.size()) +
@@ -117,8 +144,15 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
         while (const int64_t n = train.next_into(xin, yin)) {
             std::copy_n(yin, n, buf.labels.begin());
             const float loss = m.program.train_step(n);
-            if (!std::isfinite(loss)) {
-                return {FitResult::diverged, "the training loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+            bool diverged = !std::isfinite(loss), stop = stop_asked(hooks);
+            if (dp) {  // one rank's Ctrl-C or NaN stops every rank after the same batch
+                double flags[2] = {double(diverged), double(stop)};
+                comm->allreduce_sum(flags, 2);
+                diverged = flags[0] > 0, stop = flags[1] > 0;
+            }
+            if (diverged) {
+                const char* what = std::isnan(loss) ? "NaN" : std::isinf(loss) ? "infinite" : "not finite on another rank";
+                return {FitResult::diverged, "the training loss is " + std::string(what) +
                                                  " at epoch " + std::to_string(e + 1) + ", batch " +
                                                  std::to_string(state.batch + 1) + " of " + std::to_string(train.num_batches()) +
                                                  " (lower the learning rate?)"};
@@ -134,11 +168,14 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
                 progress.seconds = seconds_since(t0);
                 hooks.on_batch(progress);
             }
-            if (stop_asked(hooks)) {
+            if (stop) {
                 state.seconds += seconds_since(t0);
+                if (dp) reduce_sums(*comm, state, carried), dp->average_buffers();
                 return {FitResult::interrupted, ""};
             }
         }
+        if (dp) reduce_sums(*comm, state, carried), dp->average_buffers();
+        carried = {};
         if (state.seen == 0) fail(Errc::invalid_argument, "the training set " + train.dataset().spec() + " is empty");
 
         HistoryRow row;
@@ -164,7 +201,9 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
         if (stop_early)
             return {FitResult::early_stopped, state.early.monitor + " has not improved for " +
                                                   std::to_string(state.early.patience) + " epochs"};
-        if (stop_asked(hooks) && e + 1 < cfg.epochs) return {FitResult::interrupted, ""};
+        double stop = stop_asked(hooks);
+        if (dp) comm->allreduce_sum(&stop, 1);
+        if (stop > 0 && e + 1 < cfg.epochs) return {FitResult::interrupted, ""};
     }
     return {FitResult::completed, ""};
 }

@@ -171,7 +171,7 @@ extern "C" int kiln_cuda_device_count(char* reason, size_t reason_size) {
 }
 
 extern "C" void* kiln_cuda_create_backend(int abi_version, int op_count, size_t kernel_call_size, char* reason,
-                                          size_t reason_size) {
+                                          size_t reason_size, int device) {
     using namespace kiln::cuda;
     if (abi_version != KILN_CUDA_ABI_VERSION || op_count != kiln::op_count || kernel_call_size != sizeof(kiln::KernelCall)) {
         say(reason, reason_size,
@@ -189,14 +189,21 @@ extern "C" void* kiln_cuda_create_backend(int abi_version, int op_count, size_t 
         return nullptr;
     }
     char why[256] = "";
-    if (kiln_cuda_device_count(why, sizeof why) == 0) {
+    const int count = kiln_cuda_device_count(why, sizeof why);
+    if (count == 0) {
         say(reason, reason_size, std::string("no CUDA device is visible (") + why + ")");
         return nullptr;
     }
+    if (device < 0 || device >= count) {
+        say(reason, reason_size, "there is no CUDA device " + std::to_string(device) + ": " + std::to_string(count) +
+                                     (count == 1 ? " device is" : " devices are") + " visible (0 to " + std::to_string(count - 1) + ")");
+        return nullptr;
+    }
+    // The current device is the calling thread's: the backend is used from the thread that made it.
     cudaDeviceProp prop{};
     cudaError_t err;
-    if ((err = cudaSetDevice(0)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess) {
-        say(reason, reason_size, cuda_error("cudaSetDevice(0)", err));
+    if ((err = cudaSetDevice(device)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, device)) != cudaSuccess) {
+        say(reason, reason_size, cuda_error(("cudaSetDevice(" + std::to_string(device) + ")").c_str(), err));
         cudaGetLastError();
         return nullptr;
     }

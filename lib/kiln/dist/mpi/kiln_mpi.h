@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define KILN_MPI_ABI_VERSION 1
+#define KILN_MPI_ABI_VERSION 2
 
 /* A new kiln::Communicator over MPI_COMM_WORLD (MPI_Init_thread on first use), or null with the
  * reason in `reason` (NUL-terminated, at most reason_size bytes). */

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kiln/core/error.h"
 #include "kiln/dist/communicator.h"
@@ -57,14 +58,8 @@ public:
     int rank() const override { return rank_; }
     int size() const override { return size_; }
 
-    void allreduce_sum(float* data, size_t n) override {
-        // MPI counts are int: large buffers go in pieces.
-        for (size_t at = 0; at < n; at += chunk) {
-            MPI_Request r;
-            check(MPI_Iallreduce(MPI_IN_PLACE, data + at, int(std::min(chunk, n - at)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r), "allreduce");
-            wait(r, "allreduce of " + std::to_string(n) + " floats");
-        }
-    }
+    void allreduce_sum(float* data, size_t n) override { allreduce(data, n, MPI_FLOAT, "floats"); }
+    void allreduce_sum(double* data, size_t n) override { allreduce(data, n, MPI_DOUBLE, "doubles"); }
     void broadcast(void* data, size_t bytes, int root) override {
         if (root < 0 || root >= size_) fail(Errc::invalid_argument, "mpi: broadcast from rank " + std::to_string(root) + " of " + std::to_string(size_));
         for (size_t at = 0; at < bytes; at += chunk) {
@@ -82,6 +77,15 @@ public:
 private:
     static constexpr size_t chunk = size_t(1) << 30;
 
+    template <class T> void allreduce(T* data, size_t n, MPI_Datatype type, const char* values) {
+        // MPI counts are int: large buffers go in pieces.
+        for (size_t at = 0; at < n; at += chunk) {
+            MPI_Request r;
+            check(MPI_Iallreduce(MPI_IN_PLACE, data + at, int(std::min(chunk, n - at)), type, MPI_SUM, MPI_COMM_WORLD, &r), "allreduce");
+            wait(r, "allreduce of " + std::to_string(n) + " " + values);
+        }
+    }
+
     void check(int code, const char* what) const {
         if (code != MPI_SUCCESS) fail(Errc::io, "mpi: rank " + std::to_string(rank_) + ": " + what + ": " + mpi_error(code));
     }
@@ -96,11 +100,42 @@ private:
             if (std::chrono::steady_clock::now() > deadline) {
                 broken = true;
                 fail(Errc::io, "mpi: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": the " + what +
-                                   " did not complete within " + std::to_string(int(timeout_)) +
-                                   " s on " + host_ + " — another rank died or hangs");
+                                   " did not complete within " + std::to_string(int(timeout_)) + " s on " + host_ + ": " +
+                                   silent_ranks());
             }
             if (spins > 100) std::this_thread::sleep_for(std::chrono::microseconds(spins > 10000 ? 1000 : 20));
         }
+    }
+
+    // After a timeout: which ranks are silent. Every rank that timed out sends each other one a
+    // message and waits a few seconds for theirs; a rank still inside MPI (it timed out too, at
+    // about the same moment: the ranks met at the previous collective) answers, a dead or hung
+    // one cannot.
+    std::string silent_ranks() {
+        static const int token = 0;  // outlives the sends, which are never waited for
+        constexpr int tag = 0x6b6c;
+        std::vector<int> got(size_t(size_), 0);
+        std::vector<MPI_Request> recv(size_t(size_), MPI_REQUEST_NULL);
+        for (int p = 0; p < size_; ++p) {
+            if (p == rank_) continue;
+            MPI_Request send;
+            if (MPI_Isend(&token, 1, MPI_INT, p, tag, MPI_COMM_WORLD, &send) == MPI_SUCCESS) MPI_Request_free(&send);
+            MPI_Irecv(&got[size_t(p)], 1, MPI_INT, p, tag, MPI_COMM_WORLD, &recv[size_t(p)]);
+        }
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::min(timeout_, 5.0));
+        std::string silent;
+        for (int p = 0; p < size_; ++p) {
+            int done = p == rank_;
+            while (!done && MPI_Test(&recv[size_t(p)], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done &&
+                   std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            if (done) continue;
+            MPI_Cancel(&recv[size_t(p)]);
+            MPI_Request_free(&recv[size_t(p)]);
+            silent += (silent.empty() ? "" : ", ") + std::to_string(p);
+        }
+        if (silent.empty()) return "every rank answers (a collective that the ranks called in another order?)";
+        return (silent.find(',') == std::string::npos ? "rank " : "ranks ") + silent + " did not answer — dead or hung";
     }
 
     int rank_ = 0, size_ = 1;
