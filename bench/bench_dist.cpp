@@ -2,11 +2,10 @@
 // alone or under mpirun (issue 16). With N ranks each trains on batch/N images of every global
 // batch and the fused gradients are averaged every step (kiln/dist). Rank 0 prints one line:
 //   img_s          global training images/s (the global batch over the median step time)
-//   step_ms        a data-parallel step as kiln-train's fit makes it: forward, backward, the
-//                  gradients' allreduce, update, and the ranks' agreement on whether to stop
-//                  (an allreduce of two doubles) (median)
-//   compute_ms     the same step without either allreduce (the communicator detached; median)
-//   allreduce_ms   both allreduces alone (median, after a barrier)
+//   step_ms        a data-parallel step: forward, backward, the allreduce of the gradients (and
+//                  the ranks' two votes, Program::agreement), update (median)
+//   compute_ms     the same step without the allreduce (the communicator detached; median)
+//   allreduce_ms   the allreduce alone (median, after a barrier)
 //   grad_bytes     the bytes allreduced per step (the parameters' gradients, f32, with padding)
 //   bench-dist MODEL [--batch B] [--threads N] [--seconds S] [--smoke]
 //   mpirun -np 2 bench-dist tinyvgg --batch 64 --threads 1
@@ -87,18 +86,15 @@ int main(int argc, char** argv) {
         Generator rng(7 + uint64_t(comm->rank()));
         for (float& v : xs) v = rng.uniform();
         for (int64_t& v : ys) v = int64_t(rng.below(10));
-        bool agree = false;  // as fit() does after every step under a communicator
         auto step = [&] {
             p->write_input(x, xs.data(), local);
             p->write_input(y, ys.data(), local);
             p->train_step(local);
-            double flags[2] = {0, 0};
-            if (agree) comm->allreduce_sum(flags, 2);
         };
         step();  // warm-up
-        if (ranks > 1) p->set_communicator(comm.get()), agree = true;
+        if (ranks > 1) p->set_communicator(comm.get());
         const double step_ms = median(time_calls(*comm, seconds, min_calls, step));
-        p->set_communicator(nullptr), agree = false;
+        p->set_communicator(nullptr);
         const double compute_ms = median(time_calls(*comm, seconds / 2, min_calls, step));
         double allreduce_ms = 0;
         size_t grad_bytes = 0;
@@ -106,12 +102,8 @@ int main(int argc, char** argv) {
             if (e.kind == StateEntry::param) grad_bytes += e.bytes;
         if (ranks > 1) {
             const std::span<float> grads = p->fused_gradients();
-            grad_bytes = grads.size_bytes();
-            allreduce_ms = median(time_calls(*comm, seconds / 2, min_calls, [&] {
-                comm->allreduce_average(grads.data(), grads.size());
-                double flags[2] = {0, 0};
-                comm->allreduce_sum(flags, 2);
-            }));
+            grad_bytes = grads.size_bytes() + 2 * sizeof(float);  // and the two votes
+            allreduce_ms = median(time_calls(*comm, seconds / 2, min_calls, [&] { comm->allreduce_average(grads.data(), grads.size() + 2); }));
         }
         int64_t params = 0;
         for (const StateEntry& e : p->state())

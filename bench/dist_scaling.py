@@ -11,7 +11,6 @@ Cost model (one rank per node, all its cores; no overlap: kiln allreduces the fu
 after the backward pass). A step on N nodes with b images per node takes
   t_compute(b) = b x (compute time per image, measured: 1 rank x 2 threads on this machine)
   t_allreduce(N) = 2 (N-1)/N x bytes / bandwidth + 2 (N-1) x latency      (ring allreduce)
-                 + 2 ceil(log2 N) x latency          (the ranks' agreement to go on: 16 bytes)
 with bytes = the fused gradients (parameters x 4, measured), and efficiency
 t_compute / (t_compute + t_allreduce). Networks: 10 GbE (1.25 GB/s, 25 us per message: MPI over
 TCP) and 100 Gb InfiniBand (12.5 GB/s, 2 us). The smallest global batch at which the efficiency
@@ -36,7 +35,7 @@ def run(cmd):
 
 
 def allreduce_seconds(nodes, nbytes, bandwidth, latency):
-    return 2 * (nodes - 1) / nodes * nbytes / bandwidth + 2 * (nodes - 1) * latency + 2 * math.ceil(math.log2(nodes)) * latency
+    return 2 * (nodes - 1) / nodes * nbytes / bandwidth + 2 * (nodes - 1) * latency
 
 
 def main():

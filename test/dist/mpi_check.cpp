@@ -3,6 +3,8 @@
 //   mpi_check collectives          allreduce (in pieces of every size), broadcast, barrier
 //   mpi_check hang SECONDS         rank 1 never joins the allreduce: the others must fail in time
 //   mpi_check die                  rank 1 is killed before the allreduce
+//   mpi_check agree                Program::agreement: rank 1 alone votes to stop, then alone
+//                                  trains to a non-finite loss: every rank must learn both from the step
 //   mpi_check train                50 SGD steps of a small CNN, each rank on its shard of every
 //                                  global batch of 16, against one process on the whole batch
 //   mpi_check nccl                 (a GPU per rank) the nccl communicator: device buffers averaged
@@ -146,6 +148,31 @@ int main(int argc, char** argv) {
             }
             comm->barrier();
             if (!ok) return 1;
+        } else if (mode == "agree") {
+            // a linear classifier: no ReLU between an infinite input and the loss (it maps NaN to 0)
+            kiln::Graph g(3);
+            const kiln::Value xv = g.input("x", {4, 8}), yv = g.input("y", {4}, kiln::DType::i64);
+            kiln::CompileOptions o;
+            o.loss = g.cross_entropy(kiln::nn::linear(g, "fc", xv, 3), yv);
+            o.optimizer = kiln::SGD{.lr = 0.05f};
+            o.fuse_gradients = true;
+            o.backend_options.threads = 1;
+            auto p = kiln::compile(g, o);
+            p->set_communicator(comm.get());
+            std::vector<float> x(4 * 8, 0.5f);
+            const std::vector<int64_t> y(4, 1);
+            // per step: whether rank 1 votes to stop, whether its input is infinite
+            const bool plan[3][2] = {{true, false}, {false, false}, {false, true}};
+            for (const auto& [stop, nan] : plan) {
+                std::fill(x.begin(), x.end(), rank == 1 && nan ? INFINITY : 0.5f);
+                p->write_input(xv, x.data(), 4);
+                p->write_input(yv, y.data(), 4);
+                p->vote_stop(rank == 1 && stop);
+                p->train_step(4);
+                const kiln::Program::Agreement a = p->agreement();
+                std::printf("rank %d: agreement stop %d, loss not finite %d\n", rank, int(a.stop), int(a.loss_not_finite));
+                if (a.stop != stop || a.loss_not_finite != nan) return 1;
+            }
         } else if (mode == "train") {
             if (!train_against_one_process(comm.get(), rank, size, "cpu")) return 1;
         } else if (mode == "nccl") {

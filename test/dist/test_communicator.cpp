@@ -99,6 +99,15 @@ BOOST_AUTO_TEST_CASE(a_dead_rank_stops_the_others) {
     BOOST_TEST(r.seconds < 60);
 }
 
+// A rank's vote to stop and its non-finite loss reach every rank through the step's own allreduce.
+BOOST_AUTO_TEST_CASE(every_rank_learns_one_rank_s_stop_and_nan) {
+    if (!have_mpi()) return;
+    const Run r = mpirun("agree");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("rank 0: ok") != std::string::npos);
+    BOOST_TEST(r.out.find("rank 1: ok") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(two_ranks_train_to_one_process_s_weights) {
     if (!have_mpi()) return;
     const Run r = mpirun("train");

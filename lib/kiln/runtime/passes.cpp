@@ -122,6 +122,7 @@ Placement placement(const Graph& g, const Schedule& s, const Lifetimes& life, co
         p.persistent_bytes += align_up(std::max<size_t>(bytes_of(g.nodes()[id]), 1), alignment);
     }
     p.fused_end = p.persistent_bytes;
+    if (!fused.empty()) p.persistent_bytes += align_up(fused_votes * sizeof(float), alignment);
     return p;
 }
 

@@ -54,14 +54,17 @@ Aliasing aliasing(const Graph& g, const Schedule& s, Lifetimes& life);
 struct Placement {
     std::vector<size_t> offset;          // per node: in the arena (roots) or the persistent region
     std::vector<bool> fused;             // per node: one of the fused gradients (in the persistent region)
-    size_t fused_begin = 0, fused_end = 0;  // the fused gradients' bytes in the persistent region
+    size_t fused_begin = 0, fused_end = 0;  // the fused gradients' bytes in the persistent region,
+                                            // then (with any) fused_votes floats: see Program::agreement
     std::vector<size_t> scratch_offset;  // per step, valid where its scratch is > 0
     size_t arena_bytes = 0, persistent_bytes = 0;
     size_t naive_bytes = 0;  // the arena with no reuse (for reports)
     size_t lower_bound = 0;  // the most bytes alive at any one step: no plan can be smaller
 };
 // `fused`: buffers (aliasing roots) placed one after another at the end of the persistent region
-// instead of the arena — the parameters' gradients, which a distributed step allreduces at once.
+// instead of the arena — the parameters' gradients, which a distributed step allreduces at once,
+// together with the fused_votes floats that follow them.
+inline constexpr size_t fused_votes = 2;
 Placement placement(const Graph& g, const Schedule& s, const Lifetimes& life, const Aliasing& alias,
                     std::span<const size_t> scratch, size_t alignment, std::span<const int32_t> fused = {});
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -156,19 +157,28 @@ float Program::train_step(int64_t n) {
     const int end = static_cast<int>(schedule_.size());
     if (comm_ && comm_->size() > 1 && update_begin_ >= 0) {
         // Data-parallel: the ranks' gradients summed, then averaged, before the same update everywhere.
+        // The votes ride in the same buffer: averaged, a vote is above 0 when any rank cast it.
         run_steps(0, update_begin_, n);
         backend_->synchronize();
         const std::span<float> g = fused_gradients();
+        float votes[passes::fused_votes] = {float(stop_vote_), float(!std::isfinite(loss()))};
+        float* const slots = g.data() + g.size();
+        backend_->copy_to_device(slots, votes, sizeof votes);
         if (backend_->host_accessible())
-            comm_->allreduce_average(g.data(), g.size());
+            comm_->allreduce_average(g.data(), g.size() + passes::fused_votes);
         else
-            comm_->allreduce_average_device(g.data(), g.size());
+            comm_->allreduce_average_device(g.data(), g.size() + passes::fused_votes);
+        backend_->copy_to_host(votes, slots, sizeof votes);
+        agreement_ = {votes[0] > 0, votes[1] > 0};
         run_steps(update_begin_, end, n);
-    } else {
-        run_steps(0, end, n);
+        backend_->synchronize();
+        return loss();
     }
+    run_steps(0, end, n);
     backend_->synchronize();
-    return loss();
+    const float l = loss();
+    agreement_ = {stop_vote_, !std::isfinite(l)};
+    return l;
 }
 
 std::span<float> Program::fused_gradients() const {

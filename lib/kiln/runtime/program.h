@@ -102,6 +102,15 @@ public:
     // communicator that reduces device memory (nccl).
     void set_communicator(Communicator* comm);
     Communicator* communicator() const { return comm_; }
+    // What the ranks agree on after a train_step, carried by the gradients' own allreduce (two
+    // floats after them): whether any rank asked to stop (vote_stop before the step) and whether
+    // any rank's loss was not finite — the same answer on every rank, so that all stop after the
+    // same step. Without a communicator, this process's own vote and loss.
+    struct Agreement {
+        bool stop = false, loss_not_finite = false;
+    };
+    void vote_stop(bool stop) { stop_vote_ = stop; }
+    const Agreement& agreement() const { return agreement_; }
 
     void set_lr(float lr) { info_.lr = lr; }
     float lr() const { return info_.lr; }
@@ -162,6 +171,8 @@ private:
     int update_begin_ = -1;          // the first optimizer step (they end the schedule)
     size_t fused_begin_ = 0, fused_end_ = 0;  // the fused gradients in the persistent region
     Communicator* comm_ = nullptr;
+    bool stop_vote_ = false;
+    Agreement agreement_;
     std::vector<void*> data_;        // device address of every node's tensor (nullptr if none)
     std::vector<void*> scratch_;     // per step: its scratch in the arena (nullptr if none)
     std::vector<int32_t> grad_of_;   // param node → its gradient node

@@ -110,8 +110,8 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
     if (cfg.early_stopping) check_metric(state.early.monitor, "early stopping");
     const bool best_lower = lower_is_better(cfg.checkpoint_monitor);
 
-    // Data-parallel: the program averages the gradients; here the ranks agree after every batch
-    // whether to stop, and sum the epoch's metrics.
+    // Data-parallel: the program averages the gradients and the ranks' votes to stop (its
+    // agreement); here the epoch's metrics are summed over the ranks.
     Communicator* comm = m.program.communicator();
     const int ranks = comm ? comm->size() : 1;
     std::optional<DataParallel> dp;
@@ -143,13 +143,11 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
         progress.epoch = e + 1;
         while (const int64_t n = train.next_into(xin, yin)) {
             std::copy_n(yin, n, buf.labels.begin());
+            // One rank's Ctrl-C or NaN stops every rank after the same batch: a request that comes
+            // during a step is voted on in the next (alone, this process stops right after it).
+            m.program.vote_stop(stop_asked(hooks));
             const float loss = m.program.train_step(n);
-            bool diverged = !std::isfinite(loss), stop = stop_asked(hooks);
-            if (dp) {  // one rank's Ctrl-C or NaN stops every rank after the same batch
-                double flags[2] = {double(diverged), double(stop)};
-                comm->allreduce_sum(flags, 2);
-                diverged = flags[0] > 0, stop = flags[1] > 0;
-            }
+            const bool diverged = m.program.agreement().loss_not_finite;
             if (diverged) {
                 const char* what = std::isnan(loss) ? "NaN" : std::isinf(loss) ? "infinite" : "not finite on another rank";
                 return {FitResult::diverged, "the training loss is " + std::string(what) +
@@ -168,7 +166,7 @@ FitResult fit(Classifier& m, data::DataLoader& train, data::DataLoader* valid, c
                 progress.seconds = seconds_since(t0);
                 hooks.on_batch(progress);
             }
-            if (stop) {
+            if (m.program.agreement().stop || (!dp && stop_asked(hooks))) {
                 state.seconds += seconds_since(t0);
                 if (dp) reduce_sums(*comm, state, carried), dp->average_buffers();
                 return {FitResult::interrupted, ""};
