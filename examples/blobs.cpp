@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     // cluster_std of each other, where no model can reach 99%. The default seed draws centres at
     // least 9 apart, about as separated as the course's data (scikit-learn's random_state=42).
     example::Args args{.seed = 46};
-    if (!example::parse_args(argc, argv, args)) return 2;
+    if (int status = 0; !example::parse_args(argc, argv, args, status)) return status;
     try {
         const std::string spec = "synthetic:blobs,n=1000,features=2,centers=" + std::to_string(n_classes) +
                                  ",std=1.5,box=-10:10,seed=" + std::to_string(args.seed);

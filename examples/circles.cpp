@@ -71,7 +71,7 @@ float train(const char* title, bool relu, uint64_t seed, int epochs, float lr, c
 
 int main(int argc, char** argv) {
     example::Args args;
-    if (!example::parse_args(argc, argv, args)) return 2;
+    if (int status = 0; !example::parse_args(argc, argv, args, status)) return status;
     try {
         const std::string spec = "synthetic:circles,n=1000,noise=0.03,factor=0.8,seed=" + std::to_string(args.seed);
         auto [train_set, test_set] = data::train_test_split(example::load<int64_t>(spec), 0.2, args.seed);

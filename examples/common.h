@@ -1,5 +1,5 @@
 // What the examples share: their command line and a few helpers.
-//   <example> [--out DIR] [--seed N]
+//   <example> [--out DIR] [--seed N] [--help]       (files go to DIR, default runs/<example>)
 // Each prints its progress and a last line "result: key=value ...", and exits 0 when it meets its
 // target, 1 when it does not, 2 on a usage error or a kiln::Error.
 #pragma once
@@ -17,23 +17,51 @@
 namespace example {
 
 struct Args {
-    std::string out_dir = ".";  // where files are written
-    uint64_t seed = 42;         // data, split and initialisation (an example may pick another default)
+    std::string out_dir;  // where files are written (default runs/<example>)
+    uint64_t seed = 42;   // data, split and initialisation (an example may pick another default)
 };
 
-// Returns false (after printing the usage) on a bad command line.
-inline bool parse_args(int argc, char** argv, Args& args) {
+// The example's name: its program file's name.
+inline std::string program_name(const char* argv0) {
+    const std::string p = argv0;
+    return p.substr(p.find_last_of('/') + 1);
+}
+
+// Returns false on a bad command line (after saying what is wrong and the usage) and on --help
+// (after the usage; `exit_status` tells which: 0 for --help, 2 for a mistake).
+inline bool parse_args(int argc, char** argv, Args& args, int& exit_status) {
+    const std::string name = program_name(argv[0]);
+    args.out_dir = "runs/" + name;
+    auto usage = [&](FILE* to) {
+        std::fprintf(to, "usage: %s [--out DIR] [--seed N]\n  --out DIR   where the example writes its files (default runs/%s)\n"
+                         "  --seed N    seed of the data, the split and the initial weights (default %llu)\n",
+                     name.c_str(), name.c_str(), static_cast<unsigned long long>(args.seed));
+    };
     for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--out" && i + 1 < argc) {
-            args.out_dir = argv[++i];
-        } else if (a == "--seed" && i + 1 < argc) {
-            char* end = nullptr;
-            args.seed = std::strtoull(argv[++i], &end, 10);
-            if (*end != '\0') return std::fprintf(stderr, "--seed wants a non-negative integer\n"), false;
-        } else {
-            std::fprintf(stderr, "usage: %s [--out DIR] [--seed N]\n", argv[0]);
+        const std::string a = argv[i];
+        if (a == "-h" || a == "--help") {
+            usage(stdout);
+            exit_status = 0;
             return false;
+        }
+        const bool known = a == "--out" || a == "--seed";
+        if (!known || i + 1 == argc || argv[i + 1][0] == '-') {
+            std::fprintf(stderr, "%s: %s\n", name.c_str(), known ? (a + " needs a value").c_str() : ("unknown argument " + a).c_str());
+            usage(stderr);
+            exit_status = 2;
+            return false;
+        }
+        const std::string v = argv[++i];
+        if (a == "--out") {
+            args.out_dir = v;
+        } else {
+            char* end = nullptr;
+            args.seed = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || v[0] == '-') {
+                std::fprintf(stderr, "%s: --seed %s: expected a whole number from 0\n", name.c_str(), v.c_str());
+                exit_status = 2;
+                return false;
+            }
         }
     }
     return true;

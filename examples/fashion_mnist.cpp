@@ -39,30 +39,61 @@ const Settings course[] = {
 
 struct Args {
     std::string model = "tinyvgg", data = "/usr/share/datasets/fashion-mnist";
-    int epochs = 0;  // 0: the course's
-    int64_t batch = 0, limit = 0;
-    float lr = 0;
-    int threads = 0;
-    uint64_t seed = 42;
+    int64_t epochs = 0, batch = 0;  // 0 (not given): the course's
+    int64_t limit = 0;
+    double lr = 0;                  // 0 (not given): the course's
+    int64_t threads = 0;
+    int64_t seed = 42;
 };
 
-bool parse(int argc, char** argv, Args& a) {
+const char* const usage =
+    "usage: fashion_mnist [--model NAME] [--epochs N] [--batch N] [--lr X] [--limit N] [--threads N] [--data DIR] [--seed N]\n"
+    "  --model NAME   fmnist_linear, fmnist_mlp, tinyvgg (default), lenet5, resnet_mini\n"
+    "  --epochs N     epochs (default: the course's for the model)\n"
+    "  --batch N      batch size (default: the course's)\n"
+    "  --lr X         learning rate (default: the course's)\n"
+    "  --limit N      train on N images of a seeded shuffle, test on N/6 (default: all)\n"
+    "  --threads N    compute threads (default: all cores)\n"
+    "  --data DIR     Fashion-MNIST's IDX files (default /usr/share/datasets/fashion-mnist)\n"
+    "  --seed N       seed of the shuffle and the initial weights (default 42)\n";
+
+// A whole number in [lo, hi], or a message on stderr and false.
+bool whole(const std::string& k, const std::string& v, int64_t lo, int64_t hi, int64_t& out) {
+    char* end = nullptr;
+    const long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < lo || n > hi)
+        return std::fprintf(stderr, "fashion_mnist: %s %s: expected a whole number from %lld to %lld\n", k.c_str(), v.c_str(),
+                            static_cast<long long>(lo), static_cast<long long>(hi)),
+               false;
+    out = n;
+    return true;
+}
+
+// 0: parsed; otherwise the exit status (0 after --help, 2 after a mistake, which it names).
+int parse(int argc, char** argv, Args& a) {
     for (int i = 1; i < argc; ++i) {
-        std::string k = argv[i];
-        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (!v) return std::fprintf(stderr, "%s needs a value\n", k.c_str()), false;
-        ++i;
+        const std::string k = argv[i];
+        if (k == "-h" || k == "--help") return std::fputs(usage, stdout), -1;
+        if (i + 1 == argc || argv[i + 1][0] == '-')
+            return std::fprintf(stderr, "fashion_mnist: %s needs a value\n%s", k.c_str(), usage), 2;
+        const std::string v = argv[++i];
+        bool ok = true;
         if (k == "--model") a.model = v;
         else if (k == "--data") a.data = v;
-        else if (k == "--epochs") a.epochs = std::atoi(v);
-        else if (k == "--batch") a.batch = std::atoll(v);
-        else if (k == "--limit") a.limit = std::atoll(v);
-        else if (k == "--lr") a.lr = float(std::atof(v));
-        else if (k == "--threads") a.threads = std::atoi(v);
-        else if (k == "--seed") a.seed = std::strtoull(v, nullptr, 10);
-        else return std::fprintf(stderr, "unknown option %s\n", k.c_str()), false;
+        else if (k == "--epochs") ok = whole(k, v, 1, 100000, a.epochs);
+        else if (k == "--batch") ok = whole(k, v, 1, 1000000, a.batch);
+        else if (k == "--limit") ok = whole(k, v, 1, 60000, a.limit);
+        else if (k == "--threads") ok = whole(k, v, 1, 1024, a.threads);
+        else if (k == "--seed") ok = whole(k, v, 0, INT64_MAX, a.seed);
+        else if (k == "--lr") {
+            char* end = nullptr;
+            a.lr = std::strtod(v.c_str(), &end);
+            ok = !v.empty() && *end == '\0' && a.lr > 0 && a.lr <= 100;
+            if (!ok) std::fprintf(stderr, "fashion_mnist: --lr %s: expected a number above 0, at most 100\n", v.c_str());
+        } else return std::fprintf(stderr, "fashion_mnist: unknown option %s\n%s", k.c_str(), usage), 2;
+        if (!ok) return 2;
     }
-    return true;
+    return 0;
 }
 
 void set_lr(OptimizerConfig& o, float lr) {
@@ -79,19 +110,19 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 int main(int argc, char** argv) {
     Args args;
-    if (!parse(argc, argv, args)) {
-        std::fprintf(stderr, "usage: %s [--model NAME] [--epochs N] [--batch N] [--lr X] [--limit N] [--threads N] [--data DIR] [--seed N]\n", argv[0]);
-        return 2;
-    }
+    if (const int status = parse(argc, argv, args)) return status < 0 ? 0 : status;
     try {
         const Settings* s = nullptr;
         for (const Settings& c : course)
             if (args.model == c.model) s = &c;
-        if (!s) fail(Errc::invalid_argument, "unknown model '" + args.model + "'");
+        if (!s) {
+            std::fprintf(stderr, "fashion_mnist: --model %s: not one of the course's models\n%s", args.model.c_str(), usage);
+            return 2;
+        }
         Settings run = *s;
         if (args.epochs > 0) run.epochs = args.epochs;
         if (args.batch > 0) run.batch = args.batch;
-        if (args.lr > 0) set_lr(run.optimizer, args.lr);
+        if (args.lr > 0) set_lr(run.optimizer, float(args.lr));
 
         data::PluginRegistry plugins;
         data::DataLoaderOptions train_opt;

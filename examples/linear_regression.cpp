@@ -40,7 +40,7 @@ float state_value(const Program& prog, const char* name) {
 
 int main(int argc, char** argv) {
     example::Args args;
-    if (!example::parse_args(argc, argv, args)) return 2;
+    if (int status = 0; !example::parse_args(argc, argv, args, status)) return status;
     try {
         // 50 points of y = 0.7x + 0.3 on [0, 1), read through the synthetic plugin; the first 40
         // train and the last 10 test (the course splits without shuffling).

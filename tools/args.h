@@ -14,6 +14,7 @@
 // the options (what follows is positional). Every mistake is a UsageError, which run_tool turns
 // into exit status 2; any other exception becomes "<tool>: error: <message>" and status 1.
 #pragma once
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +37,28 @@ public:
 };
 
 enum class Required { no, yes };
+
+// Of `candidates`, the one nearest to `word` by edit distance (insertions, deletions,
+// substitutions and swaps of neighbours), when it is near enough to be a typo: at most a third
+// of the word's length, at least 1. "" otherwise.
+inline std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+    auto distance = [](const std::string& a, const std::string& b) {
+        std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+        for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+        for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+        for (size_t i = 1; i <= a.size(); ++i)
+            for (size_t j = 1; j <= b.size(); ++j) {
+                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[a.size()][b.size()];
+    };
+    std::string best;
+    size_t best_distance = std::max<size_t>(1, word.size() / 3) + 1;
+    for (const std::string& c : candidates)
+        if (const size_t dist = distance(word, c); dist < best_distance) best = c, best_distance = dist;
+    return best;
+}
 
 // The parsed command line: positional arguments in order, and each option's value (its default
 // when it was not given).
@@ -126,20 +149,34 @@ public:
         return u + " [options]";
     }
 
+    // The usage, the summary, then one line per argument and option with its help in a column
+    // as wide as the longest name needs (up to 28 characters; a longer name puts its help on the
+    // next line, in the same column). Widths count characters, not bytes (the names hold "…").
     std::string help() const {
-        std::string h = usage() + "\n\n" + summary_ + "\n";
-        auto line = [&h](const std::string& left, const std::string& text) {
-            h += "  " + left + std::string(left.size() < 22 ? 22 - left.size() : 1, ' ') + text + "\n";
-        };
-        if (!positionals_.empty()) h += "\narguments:\n";
-        for (const Item& p : positionals_) line("<" + p.name + ">", p.help);
-        h += "\noptions:\n";
+        std::vector<std::pair<std::string, std::string>> lines;
+        for (const Item& p : positionals_) lines.emplace_back("<" + p.name + ">", p.help);
         for (const Item& o : options_)
-            line("--" + o.name + (o.flag ? "" : " " + o.value_name),
-                 o.help + (o.required == Required::yes ? " (required)"
-                           : o.default_value.empty() ? ""
-                                                     : " (default " + o.default_value + ")"));
-        line("-h, --help", "show this help");
+            lines.emplace_back("--" + o.name + (o.flag ? "" : " " + o.value_name),
+                               o.help + (o.required == Required::yes ? " (required)"
+                                         : o.default_value.empty() ? ""
+                                                                   : " (default " + o.default_value + ")"));
+        lines.emplace_back("-h, --help", "show this help");
+        const auto width = [](const std::string& s) {
+            size_t n = 0;
+            for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // UTF-8: count the first byte of each character
+            return n;
+        };
+        size_t column = 0;
+        for (const auto& [left, text] : lines)
+            if (width(left) <= 28) column = std::max(column, width(left));
+        std::string h = usage() + "\n\n" + summary_ + "\n";
+        for (size_t i = 0; i < lines.size(); ++i) {
+            if (i == 0 && !positionals_.empty()) h += "\narguments:\n";
+            if (i == positionals_.size()) h += "\noptions:\n";
+            const auto& [left, text] = lines[i];
+            const size_t w = width(left);
+            h += "  " + left + (w <= column ? std::string(column - w + 2, ' ') : "\n" + std::string(column + 4, ' ')) + text + "\n";
+        }
         return h;
     }
 
@@ -168,13 +205,16 @@ public:
             const size_t eq = word.find('=');
             const std::string name = word.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
             const Item* item = word.rfind("--", 0) == 0 ? find(name) : nullptr;
-            if (!item) throw UsageError("unknown option " + word, a.usage_);
+            if (!item) throw UsageError("unknown option " + word + did_you_mean(name), a.usage_);
             if (item->flag) {
                 if (eq != std::string::npos) throw UsageError("--" + name + " takes no value", a.usage_);
                 a.values_[name] = "yes";
             } else if (eq != std::string::npos) {
                 a.values_[name] = word.substr(eq + 1);
             } else if (i + 1 < argc) {
+                // A value never starts with "--": `--early-stopping --patience 3` forgot one.
+                if (std::string(argv[i + 1]).rfind("--", 0) == 0)
+                    throw UsageError("--" + name + " needs a value (" + item->value_name + ") before " + argv[i + 1], a.usage_);
                 a.values_[name] = argv[++i];
             } else {
                 throw UsageError("--" + name + " needs a value (" + find(name)->value_name + ")", a.usage_);
@@ -200,6 +240,13 @@ private:
         for (const Item& o : options_)
             if (o.name == name) return &o;
         return nullptr;
+    }
+    // " (did you mean --patience?)" for the option nearest to a mistyped name, if any is near.
+    std::string did_you_mean(const std::string& name) const {
+        std::vector<std::string> names{"help"};
+        for (const Item& o : options_) names.push_back(o.name);
+        const std::string near = nearest(name, names);
+        return near.empty() ? "" : " (did you mean --" + near + "?)";
     }
 
     std::string program_, summary_;

@@ -210,6 +210,7 @@ int grid_command(int argc, char** argv) {
                     cells[k].caption.c_str(), static_cast<long long>(p.x), static_cast<long long>(p.y),
                     static_cast<long long>(p.width), static_cast<long long>(p.height));
     }
+    if (const fs::path parent = fs::path(a.text("out")).parent_path(); !parent.empty()) fs::create_directories(parent);
     kiln::report::save_png(a.text("out"), grid.canvas);
     return 0;
 }

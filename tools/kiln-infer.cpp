@@ -427,6 +427,14 @@ int infer_command(int argc, char** argv) {
     std::vector<std::string> words = rewrite(argc, argv, images);
     std::vector<char*> wv;
     for (std::string& w : words) wv.push_back(w.data());
+    // `kiln-infer --predict photo.jpg runs/main`: the run went last, among the images.
+    const auto is_run = [](const std::string& p) { return fs::exists(train::RunDir(p).model_json()); };
+    if (!images.empty() && is_run(images.back()) && std::none_of(words.begin() + 1, words.end(), [&](const std::string& w) {
+            return w.rfind("-", 0) != 0 && is_run(w);
+        }))
+        throw kiln::tools::UsageError("the run comes first: " + std::string(argv[0]) + " " + images.back() + " --predict " +
+                                          images.front() + (images.size() > 2 ? " …" : ""),
+                                      cmd.usage());
     const Args a = cmd.parse(int(wv.size()), wv.data(), 1);
     if (a.help) {
         std::fputs(cmd.help().c_str(), stdout);
@@ -445,6 +453,8 @@ int infer_command(int argc, char** argv) {
     const std::string device = kiln::tools::device_of(a);  // before the run is read: a missing device fails first
     if (a.given("int8") && a.given("filters")) throw a.usage_error("--filters draws the float weights; --int8 has codes");
     Model m = load_model(a.positionals[0], batch, device, /*labelled=*/a.given("data"), a.given("int8"));
+    if (a.given("predict") && int64_t(k) > m.classes)
+        throw a.usage_error("--top-k " + a.text("top-k") + ": the run has " + std::to_string(m.classes) + " classes");
     const train::RunDir out = a.given("out") ? train::RunDir(a.text("out")) : m.run;
     if (a.given("data")) return evaluate(m, a, format, out);
     if (a.given("predict")) return predict(m, images, k, format);

@@ -222,8 +222,15 @@ train::Schedule schedule_of(const Args& a, double base_lr, int64_t epochs) {
 
 kiln::nn::ModelSpec model_of(const Args& a) {
     const std::string& m = a.text("model");
-    kiln::nn::ModelSpec spec = m.size() > 5 && m.compare(m.size() - 5, 5, ".json") == 0 ? kiln::nn::read_model_file(m)
-                                                                                        : kiln::nn::parse_model(m, "--model");
+    const bool file = m.size() > 5 && m.compare(m.size() - 5, 5, ".json") == 0;
+    if (!file && m.find('{') == std::string::npos && !kiln::nn::find_builtin_model(m)) {
+        std::vector<std::string> names;
+        for (const kiln::nn::BuiltinModel& b : kiln::nn::builtin_models()) names.push_back(b.name);
+        const std::string near = kiln::tools::nearest(m, names);
+        throw a.usage_error("--model " + m + ": not a built-in model" + (near.empty() ? "" : " (did you mean " + near + "?)") +
+                            "; the built-in models are " + kiln::nn::builtin_model_names() + ", or give a .json description");
+    }
+    kiln::nn::ModelSpec spec = file ? kiln::nn::read_model_file(m) : kiln::nn::parse_model(m, "--model");
     const std::string& args = a.text("model-arg");
     for (size_t begin = 0; begin < args.size();) {
         size_t end = args.find(',', begin);
@@ -441,7 +448,32 @@ int train_command(int argc, char** argv) {
     if (on_gpus) copt.backend_options.device = kiln::local_rank();
     copt.seed = seed;
     copt.backend = device;
-    auto program = kiln::tools::compile_on_device(g, copt);
+    // A batch too large for this machine is said in the user's terms, before anything is allocated.
+    const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
+    const auto too_large = [&](const std::string& what, const std::string& hint) {
+        return "--batch " + std::to_string(batch) + " is too large for " + model_name + " here: " + what + "; try a smaller --batch" + hint;
+    };
+    if (device == "cpu") {
+        const kiln::MemoryPlan need = kiln::plan(g, copt);
+        const double gib = 1024.0 * 1024.0 * 1024.0, bytes = double(need.arena_bytes + need.persistent_bytes);
+        const double ram = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
+        if (bytes > 0.8 * ram) {
+            // The arena grows with the batch: the largest power of two that takes half the memory.
+            const double per_sample = double(need.arena_bytes) / double(rank_batch);
+            int64_t fits = 1;
+            while (fits * 2 < rank_batch && double(need.persistent_bytes) + per_sample * double(fits * 2 * ranks) <= 0.5 * ram) fits *= 2;
+            char what[160];
+            std::snprintf(what, sizeof what, "its arenas need %.1f GiB, this machine has %.1f GiB of memory", bytes / gib, ram / gib);
+            fail(Errc::invalid_argument, too_large(what, ", e.g. --batch " + std::to_string(fits * ranks)));
+        }
+    }
+    std::unique_ptr<kiln::Program> program;
+    try {
+        program = kiln::tools::compile_on_device(g, copt);
+    } catch (const kiln::Error& e) {
+        if (std::string(e.what()).find("cannot allocate") == std::string::npos) throw;
+        fail(e.code(), too_large(e.what(), " (the memory grows with it)"));
+    }
     train::Classifier model{*program, x, y, logits, data.num_classes()};
 
     train::TrainState state = train::initial_state(early);
@@ -472,7 +504,6 @@ int train_command(int argc, char** argv) {
     int64_t parameters = 0;
     for (const kiln::StateEntry& e : program->state())
         if (e.kind == kiln::StateEntry::param) parameters += e.shape.numel();
-    const std::string model_name = spec.builtin.empty() ? spec.origin : spec.builtin;
     const std::string device_name = program->backend().description();  // "cuda (NVIDIA …, sm_XY)" on a GPU
     std::printf("%s: %lld training samples%s, %lld classes, model %s (%lld parameters), batch %lld, device %s\n",
                 data.spec().c_str(), static_cast<long long>(train_samples),
@@ -504,6 +535,17 @@ int train_command(int argc, char** argv) {
         if (terminal) std::printf("\r\033[K");
         print_row(row);
         rows.push_back(row);
+        // Two epochs in a row at chance level: the model is not learning; say why it may be.
+        const size_t n = rows.size();
+        if (n >= 2 && train::at_chance_level(rows[n - 1], data.num_classes()) && train::at_chance_level(rows[n - 2], data.num_classes()) &&
+            (n == 2 || !train::at_chance_level(rows[n - 3], data.num_classes())))
+            std::fprintf(stderr,
+                         "warning: epochs %lld and %lld stayed at chance level (train_loss %.4f ≈ ln %lld, train_acc %.3f ≈ 1/%lld): "
+                         "the model is not learning. Likely causes: a learning rate far too small or too large (--lr %s), "
+                         "labels that do not match the images, or inputs that all look alike (see them with kiln-data grid %s)\n",
+                         static_cast<long long>(rows[n - 2].epoch), static_cast<long long>(row.epoch), row.train_loss,
+                         static_cast<long long>(data.num_classes()), row.train_acc, static_cast<long long>(data.num_classes()),
+                         a.text("lr").empty() ? "default" : a.text("lr").c_str(), quoted(data.spec()).c_str());
         // History first, then weights: a crash in between leaves last.safetensors one epoch behind,
         // and resuming redoes that epoch, rewriting the same files.
         kiln::io::write_file_atomic(run.history_csv(), train::history_csv(rows));

@@ -33,11 +33,10 @@ struct Run {
     }
 };
 
-// Runs an example with `args` (the others get --out DIR).
-Run run_example(const std::string& name, const std::string& out_dir, const std::string& args = "") {
+// Runs an example with `args`: its exit status and output.
+Run run_plain(const std::string& name, const std::string& args) {
     const char* wrapper = std::getenv("KILN_EXE_WRAPPER");  // qemu in a cross build, else empty
-    std::string cmd = std::string(wrapper ? wrapper : "") + " " + KILN_EXAMPLES_DIR + "/" + name + " " +
-                      (args.empty() ? "--out '" + out_dir + "'" : args) + " 2>&1";
+    const std::string cmd = std::string(wrapper ? wrapper : "") + " " + KILN_EXAMPLES_DIR + "/" + name + " " + args + " 2>&1";
     BOOST_REQUIRE_MESSAGE(std::filesystem::exists(std::string(KILN_EXAMPLES_DIR) + "/" + name),
                           name << " is not built in " << KILN_EXAMPLES_DIR);
     Run r;
@@ -47,7 +46,13 @@ Run run_example(const std::string& name, const std::string& out_dir, const std::
     while (size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
     int status = ::pclose(p);
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    BOOST_TEST_MESSAGE(name << " printed:\n" << r.output);
+    BOOST_TEST_MESSAGE(name << " " << args << " printed:\n" << r.output);
+    return r;
+}
+
+// Runs an example with `args` (the others get --out DIR) and reads its result line.
+Run run_example(const std::string& name, const std::string& out_dir, const std::string& args = "") {
+    Run r = run_plain(name, args.empty() ? "--out '" + out_dir + "'" : args);
 
     std::istringstream lines(r.output);
     for (std::string line; std::getline(lines, line);) {
@@ -68,6 +73,27 @@ struct OutDir {
 };
 
 }  // namespace
+
+// Every example explains itself on --help and refuses a bad value instead of replacing it.
+BOOST_AUTO_TEST_CASE(examples_take_help_and_refuse_bad_values) {
+    for (const char* name : {"linear_regression", "circles", "blobs", "fashion_mnist"}) {
+        Run r = run_plain(name, "--help");
+        BOOST_TEST(r.status == 0, name);
+        BOOST_TEST(r.output.find("usage: " + std::string(name)) != std::string::npos, r.output);
+    }
+    Run r = run_plain("fashion_mnist", "--epochs 0");
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.output.find("fashion_mnist: --epochs 0: expected a whole number from 1 to 100000") != std::string::npos, r.output);
+    r = run_plain("fashion_mnist", "--model tinyvg");
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.output.find("--model tinyvg: not one of the course's models") != std::string::npos, r.output);
+    r = run_plain("circles", "--seed");
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.output.find("circles: --seed needs a value") != std::string::npos, r.output);
+    r = run_plain("blobs", "--sede 3");
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.output.find("blobs: unknown argument --sede") != std::string::npos, r.output);
+}
 
 BOOST_AUTO_TEST_CASE(linear_regression_learns_the_line_and_reloads_identically) {
     OutDir out;

@@ -427,6 +427,26 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
     BOOST_TEST(contains(r.out, "--logits FILE"), r.out);
 }
 
+// The run after the images, and more classes asked for than the run has: refused with a hint.
+BOOST_AUTO_TEST_CASE(a_misplaced_run_and_too_many_classes) {
+    if (!have_data()) return;
+    const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
+    TempDir tmp;
+    const std::string png = tmp / "shirt.png";
+    const kiln::image::Image grey{28, 28, 1, std::vector<uint8_t>(28 * 28, 100)};
+    const std::vector<uint8_t> bytes = kiln::image::encode_png(kiln::image::view(grey));
+    std::ofstream(png, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    ToolRun r = infer({"--predict", png, dir});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "kiln-infer: error: the run comes first: "), r.err);
+    BOOST_TEST(contains(r.err, " " + dir + " --predict " + png + "\n"), r.err);
+    r = infer({dir, "--predict", png, "--top-k", "20"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--top-k 20: the run has 10 classes"), r.err);
+    r = infer({dir, "--predict", png, "--top-k", "10"});
+    BOOST_TEST(r.status == 0, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
     if (!have_data()) return;
     TempDir tmp;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -417,6 +418,68 @@ BOOST_AUTO_TEST_CASE(device_cuda_and_usage_mistakes) {
     r = train_run({"--help"});
     BOOST_TEST(r.status == 0);
     BOOST_TEST(contains(r.out, "--early-stopping yes|no"), r.out);
+}
+
+namespace {
+
+size_t characters(const std::string& s) {  // UTF-8: the first byte of each character
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+int count(const std::string& s, const std::string& part) {
+    int n = 0;
+    for (size_t at = s.find(part); at != std::string::npos; at = s.find(part, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+// Mistakes a newcomer makes, and what each message must teach (issue 17).
+BOOST_AUTO_TEST_CASE(errors_that_teach) {
+    TempDir dir;
+    Run r = train_run({"--data", data, "--early-stopping", "--patience", "3", "--out", dir / "run"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "kiln-train: error: --early-stopping needs a value (yes|no) before --patience\n"), r.err);
+    r = train_run({"--data", data, "--patiance", "3", "--out", dir / "run"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "unknown option --patiance (did you mean --patience?)"), r.err);
+    r = train_run({"--data", data, "--model", "tinyvg", "--out", dir / "run"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--model tinyvg: not a built-in model (did you mean tinyvgg?); the built-in models are fmnist_linear, "), r.err);
+    // --help: every option's help starts in one column
+    r = train_run({"--help"});
+    BOOST_TEST(r.status == 0);
+    std::istringstream lines(r.out.substr(r.out.find("\noptions:\n")));
+    std::set<size_t> columns;
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("  --", 0) == 0) {
+            const size_t gap = line.find("  ", 2);
+            if (gap != std::string::npos) columns.insert(characters(line.substr(0, line.find_first_not_of(' ', gap))));
+        }
+    BOOST_TEST(columns.size() == 1u, "help columns: " << columns.size());
+    if (!have_data()) return;
+    // an arena larger than the machine: the batch and the model are named, a smaller batch suggested
+    const double ram_gib = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE)) / (1 << 30);
+    if (ram_gib > 45) {
+        std::printf("skipped the arena case: this machine has %.0f GiB, more than --batch 400000's 39 GiB of arenas\n", ram_gib);
+    } else {
+        r = train_run({"--data", data, "--limit", "100", "--batch", "400000", "--workers", "0", "--out", dir / "big"});
+        BOOST_TEST(r.status == 1);
+        BOOST_TEST(contains(r.err, "kiln-train: error: --batch 400000 is too large for tinyvgg here: its arenas need 39.2 GiB"), r.err);
+        BOOST_TEST(contains(r.err, "; try a smaller --batch, e.g. --batch "), r.err);
+    }
+    // a run stuck at chance level for two epochs: a warning with likely causes
+    r = train_run({"--data", data, "--limit", "320", "--valid-split", "0", "--lr", "1e-9", "--epochs", "3", "--out", dir / "stuck"});
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(contains(r.err, "warning: epochs 1 and 2 stayed at chance level (train_loss 2.30"), r.err);
+    BOOST_TEST(contains(r.err, "Likely causes: a learning rate far too small or too large (--lr 1e-9)"), r.err);
+    BOOST_TEST(count(r.err, "stayed at chance level") == 1, "warned once, not again at epoch 3");
+    r = train_run({"--data", data, "--limit", "1600", "--valid-split", "0", "--optimizer", "adam", "--lr", "0.005", "--epochs", "2",
+                   "--out", dir / "learning"});
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(!contains(r.err, "chance level"), r.err);
 }
 
 BOOST_AUTO_TEST_CASE(early_stopping_and_load_best) {

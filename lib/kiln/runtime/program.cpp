@@ -159,11 +159,11 @@ float Program::train_step(int64_t n) {
         // Data-parallel: the ranks' gradients summed, then averaged, before the same update everywhere.
         // The votes ride in the same buffer: averaged, a vote is above 0 when any rank cast it.
         run_steps(0, update_begin_, n);
-        backend_->synchronize();
         const std::span<float> g = fused_gradients();
         float votes[passes::fused_votes] = {float(stop_vote_), float(!std::isfinite(loss()))};
         float* const slots = g.data() + g.size();
         backend_->copy_to_device(slots, votes, sizeof votes);
+        backend_->synchronize();  // the gradients and votes in place before another stream (NCCL's) reads them
         if (backend_->host_accessible())
             comm_->allreduce_average(g.data(), g.size() + passes::fused_votes);
         else

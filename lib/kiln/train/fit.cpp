@@ -63,6 +63,11 @@ TrainState initial_state(const EarlyStopping& early) {
     return s;
 }
 
+bool at_chance_level(const HistoryRow& row, int64_t classes) {
+    const double uniform = std::log(double(classes));
+    return classes >= 2 && std::abs(row.train_loss - uniform) <= 0.02 * uniform && row.train_acc < 1.5 / double(classes);
+}
+
 bool is_metric(const std::string& name) {
     return name == "train_loss" || name == "train_acc" || name == "valid_loss" || name == "valid_acc";
 }

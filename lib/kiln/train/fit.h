@@ -108,6 +108,11 @@ struct EvaluatedBatch {
 Evaluation evaluate(Classifier& model, data::DataLoader& loader,
                     const std::function<void(const EvaluatedBatch&)>& on_batch = {});
 
+// Whether an epoch trained at chance level: a training loss within 2 % of ln(classes) (what
+// uniform logits give) and an accuracy below 1.5 / classes. Two such epochs in a row mean the
+// model is not learning (kiln-train warns).
+bool at_chance_level(const HistoryRow& row, int64_t classes);
+
 // The value of a history metric by name: train_loss, train_acc, valid_loss, valid_acc.
 double metric(const HistoryRow& row, const std::string& name);
 bool is_metric(const std::string& name);
