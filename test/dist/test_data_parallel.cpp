@@ -216,7 +216,10 @@ BOOST_AUTO_TEST_CASE(batchnorm_differs_by_the_documented_amount) {
 }
 
 // Two epochs: the first on 2 ranks, the second resumed in one process, against both in one process
-// (the checkpoint holds global state; a batch of the one process is the two ranks' halves).
+// (the checkpoint holds global state; a batch of the one process is the two ranks' halves). The
+// bound is rounding's, grown over 50 steps: 1.4e-8 natively, 7.4e-5 in the sanitizer build, whose
+// other code rounds differently and tips a ReLU; a state that did not carry over (momentum,
+// position in the epoch) gives 1e-2 or more.
 BOOST_AUTO_TEST_CASE(resume_with_another_rank_count) {
     if (!can_run()) return;
     TempDir dir;
@@ -229,11 +232,13 @@ BOOST_AUTO_TEST_CASE(resume_with_another_rank_count) {
     BOOST_TEST(contains(resumed.out, "resuming"));
     const double w = difference(dir / "one/last.safetensors", dir / "mixed/last.safetensors", is_weight);
     std::printf("tinyvgg, epoch 1 on 2 ranks, epoch 2 resumed in 1 process, against 1 process: %.3g\n", w);
-    BOOST_TEST(w <= 1e-5);
+    BOOST_TEST(w <= 1e-3);
     // and the other way: one process, then two ranks
     BOOST_REQUIRE(run(0, settings(dir / "back", with(common, {"--epochs", "1"}))).status == 0);
     BOOST_REQUIRE(run(2, {"--resume", dir / "back", "--epochs", "2", "--threads", "1", "--workers", "1"}).status == 0);
-    BOOST_TEST(difference(dir / "one/last.safetensors", dir / "back/last.safetensors", is_weight) <= 1e-5);
+    const double back = difference(dir / "one/last.safetensors", dir / "back/last.safetensors", is_weight);
+    std::printf("tinyvgg, epoch 1 in 1 process, epoch 2 resumed on 2 ranks, against 1 process: %.3g\n", back);
+    BOOST_TEST(back <= 1e-3);
 }
 
 // Ctrl-C to mpirun (which sends every rank SIGTERM, then SIGKILL a second later): the ranks agree
