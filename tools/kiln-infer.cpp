@@ -355,7 +355,10 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
         kiln::data::Prepared prepared;
         try {
             prepared = prep.prepare_file(image);
-        } catch (const kiln::Error& e) {  // the message starts with the file's name and says why
+        } catch (const kiln::Error& e) {
+            // A file that cannot be read (io) or decoded (format): the codec's message starts with
+            // its name and says why. Anything else is the run's problem and stops the tool.
+            if (e.code() != Errc::io && e.code() != Errc::format) throw;
             std::fprintf(stderr, "kiln-infer: error: %s\n", e.what());
             j.push_back({{"image", image}, {"error", e.what()}});
             ++failed;
@@ -458,7 +461,8 @@ int infer_command(int argc, char** argv) {
                 "  --data SPEC          evaluate: accuracy, loss, confusion matrix, precision/recall/F1, the\n"
                 "                       misclassified samples; writes confusion.png, misclassified.png, report.html\n"
                 "  --predict IMG [IMG…] the top-k classes of PNG or JPEG files of any size and colour mode, prepared\n"
-                "                       like the training images (--fit, --invert); writes predictions.png\n"
+                "                       like the training images (--fit, --invert, --background; tools/README.md);\n"
+                "                       writes predictions.png, what the model got\n"
                 "  --filters            the first convolution's weights as filters.png\n"
                 "With --data, --logits FILE also writes each evaluated sample's logits as CSV, in dataset order:\n"
                 "index,label,predicted,logit_0,…,logit_{C-1} (predicted: the first largest logit; %.9g, so\n"
@@ -473,9 +477,9 @@ int infer_command(int argc, char** argv) {
         .option("misclassified", "N", "misclassified samples to list and draw", "16")
         .option("logits", "FILE", "evaluation: write every sample's index, label, prediction and logits as CSV")
         .option("top-k", "K", "classes to print per image", "3")
-        .option("fit", "object|pad|crop|stretch", "--predict: how an image meets the model's aspect ratio (tools/README.md)", "object")
-        .option("invert", "auto|yes|no", "--predict: invert the images (auto: a light background for a dark-background run)", "auto")
-        .option("background", "match|keep", "--predict: move the image's background level to the training images' (match) or not", "match")
+        .option("fit", "MODE", "--predict: object (cut out, padded), pad, crop or stretch to the model's shape", "object")
+        .option("invert", "MODE", "--predict: auto (a light background for a dark-background run), yes or no", "auto")
+        .option("background", "MODE", "--predict: match (moved to the training images' level) or keep", "match")
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
         .option("device", kiln::tools::device_value_name, "where to run the model: cpu or cuda", "cpu")

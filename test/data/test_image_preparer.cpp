@@ -225,7 +225,9 @@ BOOST_AUTO_TEST_CASE(each_fit_keeps_or_loses_the_aspect_ratio) {
         BOOST_TEST(p.inverted);  // a light background for a dark-background run
         BOOST_TEST(p.x.shape().str() == kiln::Shape({1, 1, 28, 28}).str());
         const std::vector<float> x = p.x.to_vector<float>();  // the picture is what the model gets
-        for (size_t i = 0; i < x.size(); ++i) BOOST_TEST(std::abs(x[i] - float(p.picture.pixels[i]) / 255) < 1e-6f);
+        float worst = 0;
+        for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - float(p.picture.pixels[i]) / 255));
+        BOOST_TEST(worst < 1e-6f);
         return p.picture;
     };
     // Columns and rows of the bar, each within one of what the geometry says (a side may end
@@ -294,6 +296,25 @@ BOOST_AUTO_TEST_CASE(the_object_is_found_on_a_textured_table) {
     BOOST_TEST(p.levelled);
     BOOST_TEST(at(p.picture, 14, 1) < 40);
     BOOST_TEST(p.unlike_training.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_tile_on_a_page_is_the_objects_own_background) {
+    // A Fashion-MNIST-like tile pasted as it is on a light page: a black 336×336 square holding a
+    // light 200×100 bar. The tile, not the page, is the bar's background: nothing is inverted.
+    kiln::image::Image page = rectangle(640, 480, 235, 336, 336, 0, 320, 240);
+    for (int64_t y = 190; y < 290; ++y)
+        for (int64_t x = 220; x < 420; ++x) page.pixels[size_t(y * 640 + x)] = 220;
+    const kiln::data::Prepared p = ImagePreparer(plugins(), {1, 28, 28}, "", {.training = &fashion}).prepare(page, "page");
+    BOOST_TEST(!p.inverted);
+    const auto [cols, rows] = bright_extent(p.picture);
+    BOOST_TEST(cols == 28);
+    BOOST_TEST(std::abs(rows - 14) <= 1);
+    BOOST_TEST(at(p.picture, 14, 1) < 10);
+    BOOST_TEST(p.unlike_training.empty());
+    // A plain dark rectangle on the page is the object itself, inverted as in each_fit_keeps_or_loses_the_aspect_ratio.
+    const kiln::data::Prepared plain =
+        ImagePreparer(plugins(), {1, 28, 28}, "", {.training = &fashion}).prepare(rectangle(640, 480, 235, 336, 336, 0, 320, 240), "plain");
+    BOOST_TEST(plain.inverted);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

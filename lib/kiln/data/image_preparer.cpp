@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "kiln/core/error.h"
 #include "kiln/image/color.h"
@@ -85,7 +87,8 @@ void level(image::Image& im, const ImageMeasures& own, double training_border, b
     const size_t c = size_t(im.channels);
     const double t = training_border * 255;
     std::vector<double> b;
-    for (double v : own.border_colour) b.push_back(std::clamp(dark ? v + 2 * own.border_spread : v - 2 * own.border_spread, 1.0, 254.0));
+    for (double v : own.border_colour)
+        b.push_back(std::clamp(dark ? v + 2 * own.border_spread : v - 2 * own.border_spread, 1.0, 254.0));
     for (size_t p = 0; p < im.pixels.size(); ++p) {
         const double v = im.pixels[p], bk = b[p % c];
         const double out = dark ? t + (v - bk) * (255 - t) / (255 - bk) : t - (bk - v) * t / bk;
