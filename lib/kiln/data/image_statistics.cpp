@@ -88,7 +88,8 @@ ImageStatistics measure_images(const Dataset& data, std::span<const int64_t> ind
     SampleBuffer buf;
     char err[512];
     for (int64_t k = 0; k < n; ++k) {
-        const int64_t pick = k * pool / n;  // evenly spread: the first, then every pool/n-th
+        // Evenly spread: the first, then every pool/n-th (in 128 bits: k · pool may pass 2^63).
+        const int64_t pick = int64_t(static_cast<unsigned __int128>(k) * uint64_t(pool) / uint64_t(n));
         const int64_t i = indices.empty() ? pick : indices[size_t(pick)];
         kiln_array a{};
         int64_t label = 0;
