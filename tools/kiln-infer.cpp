@@ -5,9 +5,11 @@
 //   kiln-infer runs/tinyvgg --filters
 // RUN is a kiln-train run directory (its best.safetensors) or a .safetensors file with the run's
 // model.json beside it. Evaluation writes confusion.png, misclassified.png and evaluation.json,
-// --filters filters.png, both into --out (default: the run directory) with report.html refreshed
-// there. Evaluation with --logits FILE also writes every evaluated sample's logits as CSV.
-// Exit status: 0 done, 1 error, 2 usage mistake.
+// --predict predictions.png (the images as the model got them), --filters filters.png, each into
+// --out (default: the run directory) with report.html refreshed there. Evaluation with --logits
+// FILE also writes every evaluated sample's logits as CSV.
+// Exit status: 0 done, 1 error (with --predict: an image could not be read, after the others were
+// predicted), 2 usage mistake.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -318,33 +320,89 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
 
 // ---- prediction ----
 
-int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format) {
+// A picture's caption: the file's name (its last 24 characters), "(inverted)" when it was, the
+// top-k lines, and "unlike training" when it warned.
+std::string prediction_cell_caption(const std::string& image, const kiln::data::Prepared& p,
+                                    const std::vector<std::pair<std::string, float>>& top) {
+    std::string name = fs::path(image).filename().string();
+    if (name.size() > 24) name = "..." + name.substr(name.size() - 21);
+    std::string caption = name + (p.inverted ? " (inverted)" : "");
+    for (const auto& [cls, prob] : top) caption += "\n" + cls + " " + kiln::tools::format_number(prob, "%.2f");
+    if (!p.unlike_training.empty()) caption += "\nunlike training";
+    return caption;
+}
+
+// Each image prepared (kiln/data/image_preparer.h), run and its top-k printed. An image that
+// cannot be read or decoded is reported on stderr and the others are still predicted; the status
+// is then 1. The prepared inputs go to predictions.png in `out`, captioned with their top-k.
+int predict(Model& m, const std::vector<std::string>& images, size_t k, Format format, kiln::data::PrepareOptions options,
+            const train::RunDir& out) {
     kiln::data::PluginRegistry plugins;
-    const kiln::data::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms);
+    const kiln::ImageStatistics& record = m.spec.input_statistics;
+    if (record.recorded()) options.training = &record;
+    else if (options.invert == kiln::data::Invert::automatic)
+        std::fprintf(stderr,
+                     "kiln-infer: warning: %s records no input statistics (trained before kiln-train measured them): no image is "
+                     "inverted, levelled or compared with the training images; --invert yes inverts them\n",
+                     m.run.model_json().c_str());
+    const kiln::data::ImagePreparer prep(plugins, m.input(), m.spec.eval_transforms, options);
     std::vector<float> logits(size_t(m.classes)), probs(logits.size());
     json j = json::array();
+    std::vector<kiln::report::GridCell> cells;
+    int failed = 0;
     if (format == Format::csv) std::printf("image,rank,class,probability\n");
     for (const std::string& image : images) {
-        const kiln::Tensor x = prep.prepare_file(image);
-        m.program->write_input(m.x, x.data<float>(), 1);
+        kiln::data::Prepared prepared;
+        try {
+            prepared = prep.prepare_file(image);
+        } catch (const kiln::Error& e) {
+            // A file that cannot be read (io) or decoded (format): the codec's message starts with
+            // its name and says why. Anything else is the run's problem and stops the tool.
+            if (e.code() != Errc::io && e.code() != Errc::format) throw;
+            std::fprintf(stderr, "kiln-infer: error: %s\n", e.what());
+            j.push_back({{"image", image}, {"error", e.what()}});
+            ++failed;
+            continue;
+        }
+        m.program->write_input(m.x, prepared.x.data<float>(), 1);
         m.program->forward(1);
         m.program->read(m.logits, logits.data());
         train::softmax(std::span<const float>(logits.data(), size_t(m.classes)), probs);
         const std::span<const float> p(probs);
-        const std::vector<int64_t> top = train::top_k(p, k);
-        json row = {{"image", image}, {"top", json::array()}};
-        if (format == Format::table) std::printf("%s\n", image.c_str());
+        const std::vector<int64_t> best = train::top_k(p, k);
+        std::vector<std::pair<std::string, float>> top;
+        for (const int64_t c : best) top.push_back({m.spec.class_names[size_t(c)], p[size_t(c)]});
+        if (!prepared.unlike_training.empty()) {
+            std::string why;
+            for (const std::string& phrase : prepared.unlike_training) why += (why.empty() ? "" : "; ") + phrase;
+            std::fprintf(stderr, "kiln-infer: warning: %s is unlike the training images, so its prediction may mislead: %s\n",
+                         image.c_str(), why.c_str());
+        }
+        json row = {{"image", image}, {"inverted", prepared.inverted}, {"unlike_training", prepared.unlike_training},
+                    {"top", json::array()}};
+        if (format == Format::table) std::printf("%s%s\n", image.c_str(), prepared.inverted ? " (inverted)" : "");
         for (size_t r = 0; r < top.size(); ++r) {
-            const std::string& name = m.spec.class_names[size_t(top[r])];
-            const float prob = p[size_t(top[r])];
+            const auto& [name, prob] = top[r];
             if (format == Format::table) std::printf("  %zu. %-20s %.4f\n", r + 1, name.c_str(), prob);
             if (format == Format::csv) std::printf("%s,%zu,%s,%.6f\n", csv(image).c_str(), r + 1, csv(name).c_str(), prob);
-            row["top"].push_back({{"class", name}, {"index", top[r]}, {"probability", prob}});
+            row["top"].push_back({{"class", name}, {"index", best[r]}, {"probability", prob}});
         }
         j.push_back(row);
+        std::string caption = prediction_cell_caption(image, prepared, top);
+        cells.push_back({std::move(prepared.picture), std::move(caption)});
     }
-    if (format == Format::json) std::printf("%s\n", json{{"weights", m.weights}, {"device", m.device}, {"predictions", j}}.dump(2).c_str());
-    return 0;
+    std::vector<std::string> written;
+    if (!cells.empty()) {
+        fs::create_directories(out.path());
+        kiln::report::save_png(out.predictions_png(), kiln::report::draw_image_grid(cells, {.scale = 4}).canvas);
+        refresh_report(m, out);
+        written = {out.predictions_png(), out.report_html()};
+    }
+    if (format == Format::json)
+        std::printf("%s\n", json{{"weights", m.weights}, {"device", m.device}, {"predictions", j}, {"files", written}}.dump(2).c_str());
+    if (format == Format::table && !written.empty()) std::printf("wrote %s %s\n", written[0].c_str(), written[1].c_str());
+    if (failed) std::fprintf(stderr, "kiln-infer: %d of %zu images could not be predicted\n", failed, images.size());
+    return failed ? 1 : 0;
 }
 
 // ---- filters ----
@@ -402,7 +460,9 @@ int infer_command(int argc, char** argv) {
                 "Uses a trained run (a kiln-train run directory, or a .safetensors file with model.json beside it):\n"
                 "  --data SPEC          evaluate: accuracy, loss, confusion matrix, precision/recall/F1, the\n"
                 "                       misclassified samples; writes confusion.png, misclassified.png, report.html\n"
-                "  --predict IMG [IMG…] the top-k classes of PNG or JPEG files of any size and colour mode\n"
+                "  --predict IMG [IMG…] the top-k classes of PNG or JPEG files of any size and colour mode, prepared\n"
+                "                       like the training images (--fit, --invert, --background; tools/README.md);\n"
+                "                       writes predictions.png, what the model got\n"
                 "  --filters            the first convolution's weights as filters.png\n"
                 "With --data, --logits FILE also writes each evaluated sample's logits as CSV, in dataset order:\n"
                 "index,label,predicted,logit_0,…,logit_{C-1} (predicted: the first largest logit; %.9g, so\n"
@@ -417,6 +477,9 @@ int infer_command(int argc, char** argv) {
         .option("misclassified", "N", "misclassified samples to list and draw", "16")
         .option("logits", "FILE", "evaluation: write every sample's index, label, prediction and logits as CSV")
         .option("top-k", "K", "classes to print per image", "3")
+        .option("fit", "MODE", "--predict: object (cut out, padded), pad, crop or stretch to the model's shape", "object")
+        .option("invert", "MODE", "--predict: auto (a light background for a dark-background run), yes or no", "auto")
+        .option("background", "MODE", "--predict: match (moved to the training images' level) or keep", "match")
         .option("out", "DIR", "where the pictures and report.html go (default: the run directory)")
         .option("workers", "N", "data loading threads", "2")
         .option("device", kiln::tools::device_value_name, "where to run the model: cpu or cuda", "cpu")
@@ -447,6 +510,16 @@ int infer_command(int argc, char** argv) {
     if (a.given("logits") && !a.given("data"))
         throw a.usage_error("--logits FILE goes with --data SPEC: it writes the evaluated samples' logits");
     if (a.given("logits") && a.text("logits").empty()) throw a.usage_error("--logits needs a file name");
+    if ((a.given("fit") || a.given("invert") || a.given("background")) && !a.given("predict"))
+        throw a.usage_error("--fit, --invert and --background go with --predict IMG…: they say how the images are prepared");
+    kiln::data::PrepareOptions prepare;
+    const std::string fit = a.choice("fit", {"object", "pad", "crop", "stretch"}), invert = a.choice("invert", {"auto", "yes", "no"});
+    prepare.fit = fit == "object" ? kiln::data::Fit::object
+                  : fit == "pad"  ? kiln::data::Fit::pad
+                  : fit == "crop" ? kiln::data::Fit::crop
+                                  : kiln::data::Fit::stretch;
+    prepare.invert = invert == "auto" ? kiln::data::Invert::automatic : invert == "yes" ? kiln::data::Invert::yes : kiln::data::Invert::no;
+    prepare.background = a.choice("background", {"match", "keep"}) == "match" ? kiln::data::Background::match : kiln::data::Background::keep;
     const Format format = a.given("json") ? Format::json : a.given("csv") ? Format::csv : Format::table;
     const int64_t batch = a.given("data") ? a.integer("batch", 1, 1'000'000) : 1;
     const size_t k = size_t(a.integer("top-k", 1, 1'000'000));
@@ -457,7 +530,7 @@ int infer_command(int argc, char** argv) {
         throw a.usage_error("--top-k " + a.text("top-k") + ": the run has " + std::to_string(m.classes) + " classes");
     const train::RunDir out = a.given("out") ? train::RunDir(a.text("out")) : m.run;
     if (a.given("data")) return evaluate(m, a, format, out);
-    if (a.given("predict")) return predict(m, images, k, format);
+    if (a.given("predict")) return predict(m, images, k, format, prepare, out);
     return filters(m, format, out);
 }
 

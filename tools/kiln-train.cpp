@@ -37,6 +37,7 @@
 #include "kiln/core/error.h"
 #include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
+#include "kiln/data/image_statistics.h"
 #include "kiln/data/plugin_registry.h"
 #include "kiln/dist/communicator.h"
 #include "kiln/runtime/program.h"
@@ -486,6 +487,8 @@ int train_command(int argc, char** argv) {
         rows = train::parse_history_json(kiln::read_file(run.history_json(), "history"), run.history_json());
         std::erase_if(rows, [&](const train::HistoryRow& r) { return r.epoch > state.epoch; });
     } else if (leader) {
+        // What the training images look like, for kiln-infer --predict to compare its images with.
+        spec.input_statistics = kiln::data::measure_images(data, train_opt.indices);
         kiln::io::write_file_atomic(run.model_json(), kiln::nn::to_json(spec));
     }
     // Every rank starts from rank 0's weights, optimizer state and place in the run.

@@ -38,6 +38,7 @@ inline std::vector<report::Picture> run_pictures(const std::vector<train::RunDir
         {&train::RunDir::confusion_png, "confusion matrix"},
         {&train::RunDir::misclassified_png, "misclassified samples"},
         {&train::RunDir::filters_png, "filters of the first convolution"},
+        {&train::RunDir::predictions_png, "predicted images as the model got them, with their top classes"},
     };
     std::vector<report::Picture> pictures;
     for (const auto& [file, caption] : known)

@@ -156,6 +156,8 @@ void model_json_seeds(const fs::path& source) {
         spec.input_shape = {1, 8, 8};
         spec.class_names = {"a", "b", "c"};
         spec.eval_transforms = "to_tensor";
+        spec.input_statistics = {.samples = 100, .height = 8, .width = 8, .channels = 1, .mean = {0.3}, .std = {0.35},
+                                 .border = 0.01, .brightness = {0.1, 0.6}, .contrast = {0.1, 0.45}, .border_range = {0, 0.05}};
         seed("model-json", "builtin-" + name, kiln::nn::to_json(spec));
     }
     seed("model-json", "every-layer", std::string(R"({"layers": [

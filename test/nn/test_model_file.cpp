@@ -111,6 +111,19 @@ BOOST_AUTO_TEST_CASE(to_json_round_trip) {
     BOOST_TEST((back.input_shape == std::vector<int64_t>{1, 28, 28}));
     BOOST_TEST((back.class_names == run.class_names));
     BOOST_TEST(back.eval_transforms == run.eval_transforms);
+    BOOST_TEST(!back.input_statistics.recorded());  // none given, none written
+    BOOST_TEST(!contains(nn::to_json(run), "input_statistics"));
+
+    // The training images' statistics come back as they were written, doubles bit for bit.
+    run.input_statistics = {.samples = 1000, .height = 28, .width = 28, .channels = 1, .mean = {0.2860402}, .std = {0.3530239},
+                            .border = 0.0017, .brightness = {0.061, 0.583}, .contrast = {0.128, 0.462}, .border_range = {0, 0.031}};
+    const std::string written = nn::to_json(run);
+    BOOST_TEST(contains(written, "\"background\": \"dark\""), written);
+    BOOST_TEST((nn::parse_model(written, "model.json").input_statistics == run.input_statistics));
+    run.input_statistics.channels = 3, run.input_statistics.mean = {0.6, 0.5, 0.4}, run.input_statistics.std = {0.2, 0.2, 0.25};
+    run.input_statistics.border = 0.8;
+    BOOST_TEST(contains(nn::to_json(run), "\"background\": \"light\""));
+    BOOST_TEST((nn::parse_model(nn::to_json(run), "model.json").input_statistics == run.input_statistics));
 }
 
 BOOST_AUTO_TEST_CASE(options_reach_the_layers) {
@@ -186,6 +199,36 @@ BOOST_AUTO_TEST_CASE(hostile_sizes_are_refused_naming_the_field) {
                     "68,719,476,736 elements, kiln's limit");
     m = message_of(R"({"builtin": "tinyvgg", "class_names": ["a", 7]})");
     BOOST_TEST(m == "net.json: class_names[1]: expected a string, got 7");
+    // The training images' statistics: every key there, each in its range, lists of the channels' length.
+    const std::string good = R"("samples": 1000, "size": [28, 28], "channels": 1, "mean": [0.28], "std": [0.35], "background": "dark", )"
+                             R"("border": 0.01, "brightness": [0.06, 0.58], "contrast": [0.13, 0.46], "border_range": [0, 0.03])";
+    const auto stats = [&](const std::string& from, const std::string& to) {
+        std::string s = good;
+        s.replace(s.find(from), from.size(), to);
+        return message_of(R"({"builtin": "tinyvgg", "input_statistics": {)" + s + "}}");
+    };
+    BOOST_TEST(stats("\"samples\": 1000", "\"samples\": 1000") == "(no error)");
+    BOOST_TEST(stats("\"samples\": 1000, ", "") == "net.json: input_statistics: missing \"samples\"");
+    BOOST_TEST(stats("\"samples\": 1000", "\"samples\": 1000, \"gamma\": 2") ==
+               "net.json: input_statistics: unknown key 'gamma' (expected: samples, size, channels, mean, std, background, border, "
+               "brightness, contrast, border_range)");
+    BOOST_TEST(stats("[28, 28]", "[28, 10000000000]") ==
+               "net.json: input_statistics.size[1]: expected an integer from 1 to 2,147,483,647, got 10000000000");
+    BOOST_TEST(stats("[28, 28]", "[28]") == "net.json: input_statistics.size: expected [height, width], got [28]");
+    BOOST_TEST(stats("\"channels\": 1", "\"channels\": 2") == "net.json: input_statistics.channels: expected 1 or 3, got 2");
+    BOOST_TEST(stats("\"channels\": 1", "\"channels\": 3") ==
+               "net.json: input_statistics.mean: expected a list of 3 numbers (one per channel), got [0.28]");
+    BOOST_TEST(stats("[0.35]", "[0.75]") == "net.json: input_statistics.std[0]: expected a number in [0, 0.5], got 0.75");
+    BOOST_TEST(stats("[0.28]", "[\"0.28\"]") == "net.json: input_statistics.mean[0]: expected a number in [0, 1.0], got \"0.28\"");
+    BOOST_TEST(stats("\"dark\"", "\"grey\"") == "net.json: input_statistics.background: expected \"dark\" or \"light\", got \"grey\"");
+    BOOST_TEST(stats("\"dark\"", "\"light\"") ==
+               "net.json: input_statistics.background: \"light\" disagrees with \"border\" 0.01 (dark: below 0.5)");
+    BOOST_TEST(stats("\"border\": 0.01", "\"border\": -1") == "net.json: input_statistics.border: expected a number in [0.0, 1.0], got -1");
+    BOOST_TEST(stats("[0.13, 0.46]", "[0.46, 0.13]") ==
+               "net.json: input_statistics.contrast: expected [low, high] with 0 ≤ low ≤ high ≤ 0.5, got [0.46, 0.13]");
+    BOOST_TEST(stats("[0, 0.03]", "[0, 1e300]") ==
+               "net.json: input_statistics.border_range: expected [low, high] with 0 ≤ low ≤ high ≤ 1.0, got [0, 1e+300]");
+    BOOST_TEST(message_of(R"({"builtin": "tinyvgg", "input_statistics": [1]})") == "net.json: input_statistics: expected an object, got [1]");
     // A number past what a double holds is a JSON error, not an uncaught exception (found by fuzz-model-json).
     m = message_of(R"({"builtin": "tinyvgg", "hidden_units": 6666666666632E666666})");
     BOOST_TEST(contains(m, "net.json: not valid JSON: [json.exception.out_of_range.406] number overflow"), m);

@@ -3,7 +3,11 @@
 // are skipped): the evaluation's numbers against the confusion matrix it prints and against a
 // forward pass of the same weights done here, the pictures and report.html it writes, --predict on
 // images of another size and colour mode, --filters, --logits (the per-sample CSV), and its errors. In a cross build the tools
-// start through KILN_EXE_WRAPPER (qemu).
+// start through KILN_EXE_WRAPPER (qemu). Prediction is also checked on photo-like pictures drawn
+// from test images (test/photo_like.h: dark products in colour on wood, 640×480) with a TinyVGG
+// trained on the whole training set: what --fit object and --invert auto make of them against the
+// old preparation (--fit stretch --invert no), the picture of what the model got, the warning for
+// an image unlike the training images, and a file that cannot be read among good ones.
 #define BOOST_TEST_MODULE kiln_infer
 #include <boost/test/unit_test.hpp>
 #include <algorithm>
@@ -26,6 +30,7 @@
 #include "kiln/report/confusion.h"
 #include "kiln/report/grid.h"
 #include "kiln/train/metrics.h"
+#include "photo_like.h"
 #include "temp_dir.h"
 #include "tool_process.h"
 
@@ -414,6 +419,12 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_and_a_missing_checkpoint) {
         BOOST_TEST(contains(r.err, "usage: kiln-infer"), r.err);
         BOOST_TEST(!fs::exists(dir / "logits.csv"));
     }
+    r = infer({dir.path, "--filters", "--invert", "yes"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--fit, --invert and --background go with --predict IMG…"), r.err);
+    r = infer({dir.path, "--predict", dir / "some.png", "--fit", "squash"});
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(contains(r.err, "--fit squash: expected one of object, pad, crop, stretch"), r.err);
     r = infer({dir.path, "--data", test_data, "--batch", "0"});
     BOOST_TEST(r.status == 2);
     BOOST_TEST(contains(r.err, "--batch 0: expected a whole number from 1"), r.err);
@@ -455,6 +466,191 @@ BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err.rfind("kiln-infer: error: ", 0) == 0u, r.err);
     BOOST_TEST(contains(r.err, "not-an-image.png"), r.err);
+}
+
+// ---- predicting photos ----
+
+namespace {
+
+// A product as a user photographs it: the first test image of a class, drawn dark in a colour
+// on wood (photo_like.h), saved as a 640×480 JPEG — and the sample itself as a 28×28 PNG.
+struct Product {
+    int64_t label;
+    const char* name;
+    kiln::image::Rgb colour;
+};
+const Product products[] = {
+    {7, "sneaker", {200, 30, 40}},  // the user's red sneaker
+    {9, "ankle_boot", {95, 60, 35}},
+    {1, "trouser", {55, 75, 140}},
+    {8, "bag", {60, 120, 70}},
+};
+
+// The photo; the sample as a 28×28 PNG; the sample pasted as it is — a black tile 336 pixels wide —
+// on a light page, 640×480 (the report's "Fashion-MNIST ankle boot pasted onto a light background").
+struct ProductFiles {
+    std::string photo, sample, tile;
+};
+
+std::vector<ProductFiles> write_products(const TempDir& dir) {
+    kiln::data::PluginRegistry plugins({KILN_TEST_PLUGIN_DIR});
+    const kiln::data::Dataset data = plugins.open_dataset(test_data);
+    kiln::data::SampleBuffer buf;
+    std::vector<ProductFiles> files;
+    for (const Product& p : products) {
+        int64_t label = -1;
+        kiln_array a{};
+        for (int64_t i = 0; label != p.label; ++i) a = data.get(i, buf, label);
+        const uint8_t* pixels = static_cast<const uint8_t*>(a.data);
+        const kiln::image::Image sample{28, 28, 1, std::vector<uint8_t>(pixels, pixels + 784)};
+        ProductFiles f{dir / (std::string(p.name) + ".jpg"), dir / (std::string(p.name) + "_28.png"),
+                       dir / (std::string(p.name) + "_tile.png")};
+        kiln::image::write_jpeg(f.photo, kiln::image::view(kiln::testing::photo_on_wood(sample, {.colour = p.colour})));
+        kiln::image::write_png(f.sample, kiln::image::view(sample));
+        kiln::image::Canvas page(640, 480, {235, 235, 230});
+        page.blit(kiln::image::view(sample), 320 - 168, 240 - 168, 12);
+        page.save_png(f.tile);
+        files.push_back(f);
+    }
+    return files;
+}
+
+// "Sneaker 0.910, Sandal 0.050, Bag 0.020"
+std::string top3(const json& prediction) {
+    std::string s;
+    for (size_t k = 0; k < 3 && k < prediction["top"].size(); ++k) {
+        const json& t = prediction["top"][k];
+        char p[16];
+        std::snprintf(p, sizeof p, " %.3f", t["probability"].get<double>());
+        s += (s.empty() ? "" : ", ") + t["class"].get<std::string>() + p;
+    }
+    return s;
+}
+
+// The probability the prediction gives `cls` (0 when it is not among the top).
+double probability_of(const json& prediction, const std::string& cls) {
+    for (const json& t : prediction["top"])
+        if (t["class"] == cls) return t["probability"];
+    return 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(photos_on_wood_are_predicted_as_what_they_show) {
+    if (!have_data()) return;
+    const std::string& run = kiln::testing::fashion_tinyvgg_run();
+    TempDir dir;
+    const std::vector<ProductFiles> files = write_products(dir);
+    std::vector<std::string> photos, samples, tiles;
+    for (const ProductFiles& f : files) photos.push_back(f.photo), samples.push_back(f.sample), tiles.push_back(f.tile);
+    const auto predict = [&](const std::vector<std::string>& images, const std::vector<std::string>& options) {
+        std::vector<std::string> args{run, "--predict"};
+        args.insert(args.end(), images.begin(), images.end());
+        args.insert(args.end(), options.begin(), options.end());
+        for (const std::string& a : {std::string("--top-k"), std::string("10"), std::string("--json"), std::string("--out"), dir.path.string()})
+            args.push_back(a);
+        const ToolRun r = infer(args);
+        BOOST_REQUIRE_EQUAL(r.status, 0);
+        return std::pair{json::parse(r.out)["predictions"], r.err};
+    };
+    const kiln::nn::ModelSpec spec = kiln::nn::read_model_file(run + "/model.json");
+
+    // The samples themselves, as the model was trained on them: right, and not inverted.
+    const auto [as_trained, no_warning] = predict(samples, {});
+    BOOST_TEST(no_warning.empty(), no_warning);
+    // The photos, prepared (--fit object, --invert auto), and as kiln prepared them before.
+    const auto [now, now_err] = predict(photos, {});
+    const std::vector<std::string> old_preparation = {"--fit", "stretch", "--invert", "no", "--background", "keep"};
+    const auto [before, before_err] = predict(photos, old_preparation);
+    // The tiles: their black square is the object's own background, so they are not inverted.
+    const auto [tiles_now, tiles_err] = predict(tiles, {});
+    const auto [tiles_before, tiles_before_err] = predict(tiles, old_preparation);
+    double p_now = 0, p_before = 0, p_tiles_now = 0, p_tiles_before = 0;
+    int right_before = 0, tiles_right_before = 0;
+    for (size_t k = 0; k < files.size(); ++k) {
+        const std::string truth = spec.class_names[size_t(products[k].label)];
+        std::printf("%-10s  28×28 sample: %s\n            photo now:    %s\n            photo before: %s\n"
+                    "            tile now:     %s\n            tile before:  %s\n",
+                    products[k].name, top3(as_trained[k]).c_str(), top3(now[k]).c_str(), top3(before[k]).c_str(),
+                    top3(tiles_now[k]).c_str(), top3(tiles_before[k]).c_str());
+        BOOST_TEST(as_trained[k]["top"][0]["class"] == truth, products[k].name);
+        BOOST_TEST(!as_trained[k]["inverted"].get<bool>());
+        BOOST_TEST(now[k]["top"][0]["class"] == truth, products[k].name << ": " << top3(now[k]));
+        BOOST_TEST(now[k]["inverted"].get<bool>());
+        BOOST_TEST(!before[k]["inverted"].get<bool>());
+        BOOST_TEST(tiles_now[k]["top"][0]["class"] == truth, products[k].name << " tile: " << top3(tiles_now[k]));
+        BOOST_TEST(!tiles_now[k]["inverted"].get<bool>());
+        p_now += probability_of(now[k], truth), p_before += probability_of(before[k], truth);
+        p_tiles_now += probability_of(tiles_now[k], truth), p_tiles_before += probability_of(tiles_before[k], truth);
+        right_before += before[k]["top"][0]["class"] == truth;
+        tiles_right_before += tiles_before[k]["top"][0]["class"] == truth;
+    }
+    // Before, the sneaker on wood and the pasted ankle boot were the report's mistakes; the photos
+    // and tiles as a whole were less right.
+    BOOST_TEST(before[0]["top"][0]["class"] != "Sneaker", top3(before[0]));
+    BOOST_TEST(tiles_before[1]["top"][0]["class"] != "Ankle boot", top3(tiles_before[1]));
+    BOOST_TEST(right_before < int(files.size()));
+    BOOST_TEST(tiles_right_before < int(files.size()));
+    BOOST_TEST(p_before < p_now);
+    BOOST_TEST(p_tiles_before < p_tiles_now);
+    BOOST_TEST(tiles_err.empty(), tiles_err);
+    BOOST_TEST(now_err.empty(), now_err);
+    // Photos of products on a table prepared as before are unlike the training images, and the
+    // tool says so.
+    BOOST_TEST(contains(before_err, "kiln-infer: warning: " + photos[0] + " is unlike the training images"), before_err);
+    BOOST_TEST(contains(before_err, "its background is light"), before_err);
+
+    // What the model got, beside its top classes, for the report.
+    const kiln::image::Image picture = decode(dir / "predictions.png");
+    BOOST_TEST(picture.width >= 2 * 4 * 28);  // 2 columns of 4 images scaled 4 times
+    BOOST_TEST(contains(read_text(dir / "report.html"), "predicted images as the model got them"));
+}
+
+BOOST_AUTO_TEST_CASE(an_image_that_cannot_be_read_leaves_the_others_predicted) {
+    if (!have_data()) return;
+    const std::string& run = kiln::testing::fashion_tinyvgg_run();
+    TempDir dir;
+    const std::vector<ProductFiles> files = write_products(dir);
+    std::ofstream(dir / "text.png") << "not an image";
+    const std::string missing = dir / "missing.jpg", text = dir / "text.png";
+    ToolRun r = infer({run, "--predict", files[0].photo, missing, text, files[1].photo, "--out", dir.path});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(contains(r.out, files[0].photo + " (inverted)\n  1. Sneaker"), r.out);
+    BOOST_TEST(contains(r.out, files[1].photo + " (inverted)\n  1. Ankle boot"), r.out);
+    BOOST_TEST(contains(r.err, "kiln-infer: error: " + missing), r.err);
+    BOOST_TEST(contains(r.err, "kiln-infer: error: " + text), r.err);
+    BOOST_TEST(contains(r.err, "kiln-infer: 2 of 4 images could not be predicted"), r.err);
+    BOOST_TEST(fs::exists(dir / "predictions.png"));
+    r = infer({run, "--predict", missing, files[2].photo, "--json", "--out", dir.path});
+    BOOST_TEST(r.status == 1);
+    const json j = json::parse(r.out);
+    BOOST_REQUIRE_EQUAL(j["predictions"].size(), 2u);
+    BOOST_TEST(j["predictions"][0]["image"] == missing);
+    BOOST_TEST(contains(j["predictions"][0]["error"].get<std::string>(), missing));
+    BOOST_TEST(j["predictions"][1]["top"][0]["class"] == "Trouser");
+}
+
+BOOST_AUTO_TEST_CASE(a_run_without_statistics_inverts_nothing_and_says_so_once) {
+    if (!have_data()) return;
+    const std::string& run = kiln::testing::fashion_tinyvgg_run();
+    TempDir dir;
+    const std::vector<ProductFiles> files = write_products(dir);
+    // A run from before kiln-train measured its images.
+    json model = json::parse(read_text(run + "/model.json"));
+    BOOST_REQUIRE(model.contains("input_statistics"));
+    model.erase("input_statistics");
+    fs::create_directories(dir / "old");
+    std::ofstream(dir / "old/model.json") << model.dump(2);
+    fs::copy_file(run + "/best.safetensors", dir / "old/best.safetensors");
+    const ToolRun r = infer({dir / "old", "--predict", files[0].photo, files[1].photo, "--json"});
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    BOOST_TEST(count(r.err, "records no input statistics") == 1u, r.err);
+    const json j = json::parse(r.out);
+    for (const json& p : j["predictions"]) BOOST_TEST(!p["inverted"].get<bool>());
+    const ToolRun yes = infer({dir / "old", "--predict", files[0].photo, "--invert", "yes", "--json"});
+    BOOST_REQUIRE_EQUAL(yes.status, 0);
+    BOOST_TEST(!contains(yes.err, "records no input statistics"), yes.err);
+    BOOST_TEST(json::parse(yes.out)["predictions"][0]["inverted"].get<bool>());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -241,6 +241,12 @@ BOOST_AUTO_TEST_CASE(history_files_and_model_json) {
     BOOST_TEST((spec.input_shape == std::vector<int64_t>{1, 28, 28}));
     BOOST_REQUIRE_EQUAL(spec.class_names.size(), 10u);
     BOOST_TEST(spec.class_names[9] == "Ankle boot");
+    // What the training images look like, measured on 1000 of the 1600 (kiln/data/image_statistics.h).
+    const kiln::ImageStatistics& s = spec.input_statistics;
+    BOOST_TEST(s.samples == 1000);
+    BOOST_TEST((std::vector<int64_t>{s.channels, s.height, s.width} == spec.input_shape));
+    BOOST_TEST(s.mean[0] == 0.286, boost::test_tools::tolerance(0.05));  // Fashion-MNIST's, light objects on black
+    BOOST_TEST(s.dark_background());
 }
 
 BOOST_AUTO_TEST_CASE(safetensors_layout_and_loading_best) {

@@ -256,6 +256,66 @@ std::vector<LayerSpec> parse_layers(const std::string& origin, const std::string
     return layers;
 }
 
+// model.json's "input_statistics" (model_file.h shows one), every key required and checked.
+ImageStatistics parse_input_statistics(const std::string& origin, const json& j) {
+    Reader r(origin, "input_statistics", j);
+    const std::vector<std::string> keys = {"samples", "size",       "channels", "mean",     "std",         "background",
+                                           "border",  "brightness", "contrast", "border_range"};
+    r.only(keys);
+    for (const std::string& k : keys)
+        if (!r.has(k)) r.bad("missing \"" + k + "\"");
+    ImageStatistics s;
+    s.samples = r.integer("samples", 0, 1, limits::samples);
+    const json& size = r.at("size");
+    if (!size.is_array() || size.size() != 2) r.bad("expected [height, width], got " + shown(size), "size");
+    s.height = r.integer_value(size[0], "size[0]", 1, limits::dim);
+    s.width = r.integer_value(size[1], "size[1]", 1, limits::dim);
+    s.channels = r.integer("channels", 0, 1, 3);
+    if (s.channels == 2) r.bad("expected 1 or 3, got 2", "channels");
+    // One value per channel, each in [0, max].
+    const auto per_channel = [&](const std::string& key, double max) {
+        const json& v = r.at(key);
+        if (!v.is_array() || v.size() != size_t(s.channels))
+            r.bad("expected a list of " + std::to_string(s.channels) + " numbers (one per channel), got " + shown(v), key);
+        std::vector<double> out;
+        for (size_t i = 0; i < v.size(); ++i) {
+            if (!v[i].is_number() || !(v[i].get<double>() >= 0 && v[i].get<double>() <= max))
+                r.bad("expected a number in [0, " + json(max).dump() + "], got " + shown(v[i]), key + "[" + std::to_string(i) + "]");
+            out.push_back(v[i].get<double>());
+        }
+        return out;
+    };
+    s.mean = per_channel("mean", 1), s.std = per_channel("std", 0.5);
+    s.border = r.number("border", 0, 0, 1);
+    const std::string background = r.text("background");
+    if (background != "dark" && background != "light") r.bad("expected \"dark\" or \"light\", got " + shown(r.at("background")), "background");
+    if ((background == "dark") != s.dark_background())
+        r.bad("\"" + background + "\" disagrees with \"border\" " + json(s.border).dump() + " (dark: below 0.5)", "background");
+    const auto range = [&](const std::string& key, double max) {
+        const json& v = r.at(key);
+        const auto ok = [max](const json& e) { return e.is_number() && e.get<double>() >= 0 && e.get<double>() <= max; };
+        if (!v.is_array() || v.size() != 2 || !ok(v[0]) || !ok(v[1]) || v[0].get<double>() > v[1].get<double>())
+            r.bad("expected [low, high] with 0 ≤ low ≤ high ≤ " + json(max).dump() + ", got " + shown(v), key);
+        return ImageStatistics::Range{v[0].get<double>(), v[1].get<double>()};
+    };
+    s.brightness = range("brightness", 1), s.contrast = range("contrast", 0.5), s.border_range = range("border_range", 1);
+    return s;
+}
+
+json input_statistics_json(const ImageStatistics& s) {
+    const auto range = [](ImageStatistics::Range r) { return json::array({r.low, r.high}); };
+    return {{"samples", s.samples},
+            {"size", {s.height, s.width}},
+            {"channels", s.channels},
+            {"mean", s.mean},
+            {"std", s.std},
+            {"background", s.dark_background() ? "dark" : "light"},
+            {"border", s.border},
+            {"brightness", range(s.brightness)},
+            {"contrast", range(s.contrast)},
+            {"border_range", range(s.border_range)}};
+}
+
 // ---- writing ----
 
 json pair_json(Pair p) { return p.h == p.w ? json(p.h) : json::array({p.h, p.w}); }
@@ -411,7 +471,7 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
         fail(Errc::format, origin + ": not valid JSON: " + e.what());
     }
     Reader r(origin, "", j);
-    const std::vector<std::string> run_keys = {"input_shape", "class_names", "eval_transforms"};
+    const std::vector<std::string> run_keys = {"input_shape", "class_names", "eval_transforms", "input_statistics"};
     if (r.has("builtin") == r.has("layers")) r.bad("expected either \"builtin\" (a model's name) or \"layers\"");
     std::vector<std::string> allowed = run_keys;
     if (r.has("builtin")) {
@@ -445,6 +505,7 @@ ModelSpec parse_model(const std::string& text, const std::string& origin) {
         }
     }
     if (r.has("eval_transforms")) spec.eval_transforms = r.text("eval_transforms");
+    if (r.has("input_statistics")) spec.input_statistics = parse_input_statistics(origin, r.at("input_statistics"));
     return spec;
 }
 
@@ -462,6 +523,7 @@ std::string to_json(const ModelSpec& spec) {
     if (!spec.input_shape.empty()) j["input_shape"] = spec.input_shape;
     if (!spec.class_names.empty()) j["class_names"] = spec.class_names;
     if (!spec.eval_transforms.empty()) j["eval_transforms"] = spec.eval_transforms;
+    if (spec.input_statistics.recorded()) j["input_statistics"] = input_statistics_json(spec.input_statistics);
     return j.dump(2) + "\n";
 }
 

@@ -35,7 +35,16 @@
 // Sizes given as kernel_size etc. are a number or [h, w]. An unknown type or key is an error.
 //
 // A trained run's model.json is itself a description: it adds "input_shape" ([C, H, W]),
-// "class_names" and "eval_transforms" (a pipeline, kiln/data/README.md), which parse_model keeps.
+// "class_names", "eval_transforms" (a pipeline, kiln/data/README.md) and "input_statistics" (what
+// the training images look like, kiln/core/image_statistics.h; kiln-infer compares the images it
+// predicts with them), which parse_model keeps:
+//   "input_statistics": {"samples": 1000, "size": [28, 28], "channels": 1, "mean": [0.286],
+//     "std": [0.353], "background": "dark", "border": 0.002, "brightness": [0.06, 0.58],
+//     "contrast": [0.13, 0.46], "border_range": [0, 0.03]}
+// (the three lists of two: the 1st and 99th percentile over the images). Every key is required
+// and checked: sizes 1..2^31 − 1, channels 1 or 3 with a mean and std each, values in [0, 1]
+// (standard deviations in [0, 0.5], their largest possible), low ≤ high, and "background" "dark"
+// exactly when "border" < 0.5.
 // Every error names the origin (a file name) and the JSON path of the bad entry
 // ("net.json: layers[2].kernel_size: expected a positive integer or [h, w], got \"3\"").
 #pragma once
@@ -43,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/core/image_statistics.h"
 #include "kiln/graph/graph.h"
 #include "kiln/nn/layers.h"
 #include "kiln/nn/models.h"
@@ -80,6 +90,7 @@ struct ModelSpec {
     std::vector<int64_t> input_shape;  // [C, H, W] (or the sample's shape)
     std::vector<std::string> class_names;
     std::string eval_transforms;
+    ImageStatistics input_statistics;  // recorded() false: none (a run made before they were)
 };
 
 // Parses a description: JSON text (starting with '{'), or a built-in model's name ("tinyvgg").

@@ -32,11 +32,13 @@ public:
     std::string history_json() const { return file("history.json"); }
     std::string curves_png() const { return file("curves.png"); }
     std::string report_html() const { return file("report.html"); }
-    // kiln-infer's: an evaluation's document and pictures, and the first convolution's filters.
+    // kiln-infer's: an evaluation's document and pictures, the first convolution's filters, and
+    // the last --predict's images as the model got them, each beside its top-k.
     std::string evaluation_json() const { return file("evaluation.json"); }
     std::string confusion_png() const { return file("confusion.png"); }
     std::string misclassified_png() const { return file("misclassified.png"); }
     std::string filters_png() const { return file("filters.png"); }
+    std::string predictions_png() const { return file("predictions.png"); }
 
 private:
     std::string file(const char* name) const { return path_ + "/" + name; }
