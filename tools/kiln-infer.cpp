@@ -383,7 +383,8 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
         if (format == Format::table) std::printf("%s%s\n", image.c_str(), prepared.inverted ? " (inverted)" : "");
         for (size_t r = 0; r < top.size(); ++r) {
             const auto& [name, prob] = top[r];
-            if (format == Format::table) std::printf("  %zu. %-20s %.4f\n", r + 1, name.c_str(), prob);
+            if (format == Format::table)  // ranks right-aligned: "  9." above " 10."
+                std::printf("  %*zu. %-20s %.4f\n", int(std::to_string(top.size()).size()), r + 1, name.c_str(), prob);
             if (format == Format::csv) std::printf("%s,%zu,%s,%.6f\n", csv(image).c_str(), r + 1, csv(name).c_str(), prob);
             row["top"].push_back({{"class", name}, {"index", best[r]}, {"probability", prob}});
         }

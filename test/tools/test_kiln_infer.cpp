@@ -456,6 +456,8 @@ BOOST_AUTO_TEST_CASE(a_misplaced_run_and_too_many_classes) {
     BOOST_TEST(contains(r.err, "--top-k 20: the run has 10 classes"), r.err);
     r = infer({dir, "--predict", png, "--top-k", "10"});
     BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(contains(r.out, "\n   1. "), r.out);  // the ranks right-aligned under " 10. "
+    BOOST_TEST(contains(r.out, "\n  10. "), r.out);
 }
 
 BOOST_AUTO_TEST_CASE(an_unreadable_image_names_the_file) {
