@@ -40,9 +40,12 @@ std::vector<float> read_pgm(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    const bool help = argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
     if (argc != 3) {
-        std::fprintf(stderr, "usage: %s WEIGHTS.safetensors IMAGE.pgm\n", argv[0]);
-        return 2;
+        std::fprintf(help ? stdout : stderr,
+                     "usage: classify WEIGHTS.safetensors IMAGE.pgm\n"
+                     "  TinyVGG's class of a 28×28 binary PGM (maxval 255) with the weights of a kiln-train run\n");
+        return help ? 0 : 2;
     }
     try {
         kiln::Graph g;

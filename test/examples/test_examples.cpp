@@ -76,7 +76,7 @@ struct OutDir {
 
 // Every example explains itself on --help and refuses a bad value instead of replacing it.
 BOOST_AUTO_TEST_CASE(examples_take_help_and_refuse_bad_values) {
-    for (const char* name : {"linear_regression", "circles", "blobs", "fashion_mnist"}) {
+    for (const char* name : {"linear_regression", "circles", "blobs", "fashion_mnist", "classify"}) {
         Run r = run_plain(name, "--help");
         BOOST_TEST(r.status == 0, name);
         BOOST_TEST(r.output.find("usage: " + std::string(name)) != std::string::npos, r.output);
