@@ -24,7 +24,6 @@
 #include "dataset.h"
 #include "device.h"
 #include "kiln/core/error.h"
-#include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/image_preparer.h"
 #include "kiln/data/plugin_registry.h"

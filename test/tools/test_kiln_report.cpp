@@ -86,6 +86,19 @@ BOOST_AUTO_TEST_CASE(page_writes_a_run_page_again) {
     BOOST_REQUIRE_EQUAL(r.status, 0);
     BOOST_TEST(r.out == "wrote " + run + "/report.html\n");
     BOOST_TEST(read_text(run + "/report.html") == before);
+    BOOST_TEST(!contains(before, "http-equiv=\"refresh\""));
+
+    // A run still training (as training.json says while kiln-train runs): the page reloads itself.
+    const std::string facts = read_text(run + "/training.json");
+    std::string training = facts;
+    training.replace(training.find("\"completed\""), 11, "\"training\"");
+    std::ofstream(run + "/training.json") << training;
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-report", {"page", run}).status, 0);
+    const std::string reloading = read_text(run + "/report.html");
+    BOOST_TEST(contains(reloading, "<meta http-equiv=\"refresh\" content=\"10\">"));
+    BOOST_TEST(contains(reloading, "<p>training: 2 of 2 epochs done (this page reloads itself every 10 s)</p>"), reloading);
+    std::ofstream(run + "/training.json") << facts;
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-report", {"page", run}).status, 0);
 }
 
 BOOST_AUTO_TEST_CASE(what_is_not_a_run_is_named) {
