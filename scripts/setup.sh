@@ -30,6 +30,7 @@ packages=(
     g++ meson ninja-build pkg-config python3
     xtensor-dev libxsimd-dev libboost-test-dev nlohmann-json3-dev
     libpng-dev libjpeg62-turbo-dev zlib1g-dev
+    console-setup-linux  # Terminus Font's PSF files: the text of kiln's pictures, compiled in (lib/kiln/image/meson.build)
     dataset-fashion-mnist
     openmpi-bin libopenmpi-dev  # data-parallel training: the MPI module (libkiln-mpi.so) and mpirun
 )

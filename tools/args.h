@@ -126,6 +126,11 @@ public:
         positionals_.push_back({std::move(name), "", std::move(help), "", Required::yes});
         return *this;
     }
+    // The last positional argument, given one or more times (`kiln-report compare RUN RUN…`).
+    Command& positionals(std::string name, std::string help) {
+        positionals_.push_back({std::move(name), "", std::move(help), "", Required::yes, false, true});
+        return *this;
+    }
     Command& option(std::string name, std::string value_name, std::string help, std::string default_value = "") {
         options_.push_back({std::move(name), std::move(value_name), std::move(help), std::move(default_value), Required::no});
         return *this;
@@ -143,7 +148,7 @@ public:
     // "usage: kiln-data grid <dataset> --out FILE [options]"
     std::string usage() const {
         std::string u = "usage: " + program_;
-        for (const Item& p : positionals_) u += " <" + p.name + ">";
+        for (const Item& p : positionals_) u += " <" + p.name + ">" + (p.many ? "…" : "");
         for (const Item& o : options_)
             if (o.required == Required::yes) u += " --" + o.name + " " + o.value_name;
         return u + " [options]";
@@ -225,7 +230,7 @@ public:
             if (o.required == Required::yes && !a.given(o.name)) throw UsageError("--" + o.name + " is required", a.usage_);
         if (a.positionals.size() < positionals_.size())
             throw UsageError("missing <" + positionals_[a.positionals.size()].name + ">", a.usage_);
-        if (a.positionals.size() > positionals_.size())
+        if (a.positionals.size() > positionals_.size() && !(!positionals_.empty() && positionals_.back().many))
             throw UsageError("unexpected argument '" + a.positionals[positionals_.size()] + "'", a.usage_);
         return a;
     }
@@ -235,6 +240,7 @@ private:
         std::string name, value_name, help, default_value;
         Required required;
         bool flag = false;
+        bool many = false;  // a positional given one or more times
     };
     const Item* find(const std::string& name) const {
         for (const Item& o : options_)

@@ -26,7 +26,6 @@
 #include "dataset.h"
 #include "device.h"
 #include "kiln/core/error.h"
-#include "kiln/core/read_file.h"
 #include "kiln/data/dataloader.h"
 #include "kiln/data/image_preparer.h"
 #include "kiln/data/plugin_registry.h"
@@ -52,8 +51,6 @@ using kiln::fail;
 using kiln::tools::Args;
 using kiln::tools::Command;
 using json = nlohmann::json;
-
-std::string fixed(double v) { return kiln::tools::format_number(v); }
 
 // A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
 std::string csv(const std::string& s) {
@@ -110,37 +107,6 @@ Model load_model(const std::string& run, int64_t batch, const std::string& devic
     m.device = m.program->backend().name();
     if (!int8) kiln::io::load_state(*m.program, m.weights);
     return m;
-}
-
-// report.html in `out`: the latest evaluation there (evaluation.json), the pictures found in `out`
-// or the run directory, and the run's history.
-void refresh_report(const Model& m, const train::RunDir& out) {
-    kiln::report::HtmlReport page;
-    const std::string model_name = m.spec.builtin.empty() ? "model.json" : m.spec.builtin;
-    page.title = "kiln run " + m.run.path() + " (" + model_name + ")";
-    page.facts = {{"weights", m.weights}};
-    const std::string evaluation = out.evaluation_json();
-    if (fs::exists(evaluation)) {
-        json e;
-        try {
-            e = json::parse(kiln::read_file(evaluation, "evaluation"));
-            char acc[32];
-            std::snprintf(acc, sizeof acc, "%.2f %%", 100 * e.at("accuracy").get<double>());
-            page.facts.push_back({"evaluated on", e.at("data").get<std::string>() + " (" +
-                                                      std::to_string(e.at("samples").get<int64_t>()) + " samples, " +
-                                                      e.at("weights").get<std::string>() + ")"});
-            if (e.contains("device")) page.facts.push_back({"device", e.at("device").get<std::string>()});
-            page.facts.push_back({"accuracy", acc});
-            page.facts.push_back({"mean loss", fixed(e.at("loss").get<double>())});
-            page.facts.push_back({"macro F1", fixed(e.at("macro").at("f1").get<double>())});
-        } catch (const json::exception& x) {
-            fail(Errc::format, evaluation + ": " + x.what());
-        }
-    }
-    page.pictures = kiln::tools::run_pictures({out, m.run});
-    const std::string history = m.run.history_json();
-    if (fs::exists(history)) page.history = kiln::tools::history_table(train::parse_history_json(kiln::read_file(history, "history"), history));
-    kiln::report::write_html_report(out.report_html(), page);
 }
 
 enum class Format { table, csv, json };
@@ -203,7 +169,8 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     std::vector<std::string> written;
     fs::create_directories(out.path());
     const std::string confusion_png = out.confusion_png(), wrong_png = out.misclassified_png();
-    kiln::report::save_png(confusion_png, kiln::report::draw_confusion_matrix(cm, m.spec.class_names).canvas);
+    kiln::report::save_png(confusion_png,
+                           kiln::report::draw_confusion_matrix(cm, m.spec.class_names, kiln::tools::picture_density).canvas);
     written.push_back(confusion_png);
     const auto& names = m.spec.class_names;
     if (wrong.size() > 0) {
@@ -217,7 +184,7 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
                              kiln::report::prediction_caption(names[size_t(w.label)], names[size_t(w.prediction)],
                                                               w.probabilities[size_t(w.prediction)])});
         }
-        kiln::report::save_png(wrong_png, kiln::report::draw_image_grid(cells).canvas);
+        kiln::report::save_png(wrong_png, kiln::report::draw_image_grid(cells, {.density = kiln::tools::picture_density}).canvas);
         written.push_back(wrong_png);
     } else if (fs::exists(wrong_png)) {
         fs::remove(wrong_png);  // an earlier evaluation's samples would not belong to this one
@@ -258,7 +225,7 @@ int evaluate(Model& m, const Args& a, Format format, const train::RunDir& out) {
     if (want_logits) written.push_back(a.text("logits"));
     j["files"] = written;
     kiln::io::write_file_atomic(out.evaluation_json(), j.dump(2) + "\n");
-    refresh_report(m, out);
+    kiln::tools::write_run_report(m.run, out);
     if (format == Format::json) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
@@ -395,7 +362,7 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
     std::vector<std::string> written;
     if (!cells.empty()) {
         fs::create_directories(out.path());
-        kiln::report::save_png(out.predictions_png(), kiln::report::draw_image_grid(cells, {.scale = 4}).canvas);
+        kiln::report::save_png(out.predictions_png(), kiln::report::draw_image_grid(cells, {.scale = 4, .density = kiln::tools::picture_density}).canvas);
         refresh_report(m, out);
         written = {out.predictions_png(), out.report_html()};
     }
@@ -421,8 +388,8 @@ int filters(Model& m, Format format, const train::RunDir& out) {
     m.program->read_state(*conv, weight.data());
     fs::create_directories(out.path());
     const std::string path = out.filters_png();
-    kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape).canvas);
-    refresh_report(m, out);
+    kiln::report::save_png(path, kiln::report::draw_filters(weight, conv->shape, {.density = kiln::tools::picture_density}).canvas);
+    kiln::tools::write_run_report(m.run, out);
     const std::vector<int64_t> shape(conv->shape.dims, conv->shape.dims + conv->shape.rank);
     if (format == Format::json)
         std::printf("%s\n", json{{"filters", path}, {"layer", conv->name}, {"shape", shape}, {"report", out.report_html()}}.dump(2).c_str());

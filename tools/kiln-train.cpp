@@ -5,8 +5,8 @@
 //              --schedule cosine --early-stopping yes --out runs/tinyvgg
 //   kiln-train --resume runs/tinyvgg --epochs 20        continue (here: up to 20 epochs)
 // The run directory (its files named by kiln/train/run_files.h's RunDir): model.json,
-// best.safetensors, last.safetensors, history.csv, history.json, curves.png and report.html
-// (run_report.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage mistake, 130
+// best.safetensors, last.safetensors, history.csv, history.json, curves.png, training.json and
+// report.html (run_report.h). Exit status: 0 trained, 1 error (or a diverging loss), 2 usage mistake, 130
 // interrupted (Ctrl-C) after writing a checkpoint to resume from.
 //
 // Data-parallel: `mpirun -np N kiln-train …` trains one model in N processes (kiln/dist): --batch
@@ -528,6 +528,33 @@ int train_command(int argc, char** argv) {
         o.metadata["kiln.config"] = config;
         kiln::io::save_state(*program, run.last_safetensors(), o);
     };
+    // The run's page (tools/run_report.h) from the start: training.json, the settings recorded in
+    // last.safetensors and the history so far; it reloads itself until training ends.
+    kiln::tools::TrainingFacts facts{
+        .model = model_name,
+        .parameters = parameters,
+        .data = data.spec(),
+        .validation = separate_valid ? a.text("valid-data")
+                      : valid_loader ? "a seeded " + kiln::tools::format_number(100 * valid_split, "%g") + " % of the training data"
+                                     : "none",
+        .train_samples = train_samples,
+        .valid_samples = valid_samples,
+        .classes = data.num_classes(),
+        .device = device_name,
+        .ranks = ranks,
+        .epochs = epochs,
+        .monitor = cfg.checkpoint_monitor,
+        .started = kiln::tools::utc_now(),
+    };
+    auto write_page = [&] {
+        facts.updated = kiln::tools::utc_now();
+        kiln::tools::write_training_facts(run.training_json(), facts);
+        kiln::tools::write_run_report(run, run);
+    };
+    if (leader) {
+        if (resuming && fs::exists(run.training_json())) facts.started = kiln::tools::read_training_facts(run.training_json()).started;
+        write_page();
+    }
     // No progress bar under mpirun: its output is a terminal to the ranks wherever it goes.
     const bool terminal = ::isatty(STDOUT_FILENO) && ranks == 1;
     ProgressBar bar{.epochs = epochs};
@@ -556,16 +583,7 @@ int train_command(int argc, char** argv) {
         if (row.best) kiln::io::save_state(*program, run.best_safetensors());
         save_last();
         kiln::tools::save_curves(run.curves_png(), rows);
-        kiln::report::HtmlReport page;
-        page.title = "kiln-train: " + model_name + " on " + data.spec();
-        page.facts = {{"model", model_name + " (" + std::to_string(parameters) + " parameters)"},
-                      {"training data", data.spec()},
-                      {"device", device_name},
-                      {"epochs", std::to_string(row.epoch)},
-                      {"best epoch", std::to_string(state.best_epoch) + " by " + cfg.checkpoint_monitor}};
-        page.pictures = kiln::tools::run_pictures({run});
-        page.history = kiln::tools::history_table(rows);
-        kiln::report::write_html_report(run.report_html(), page);
+        write_page();
     };
     hooks.stop = &stop_requested;
     struct sigaction sa {};
@@ -579,6 +597,11 @@ int train_command(int argc, char** argv) {
     for (const train::HistoryRow& r : rows) print_row(r);
     const train::FitResult result = train::fit(model, train_loader, valid_loader ? &*valid_loader : nullptr, cfg, state, hooks);
     if (terminal) std::printf("\r\033[K");
+    if (leader) {  // the page stops reloading itself and says how training ended
+        facts.status = kiln::tools::training_status(result.end);
+        facts.message = result.message;
+        write_page();
+    }
 
     switch (result.end) {
     case train::FitResult::diverged:

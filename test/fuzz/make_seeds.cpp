@@ -21,6 +21,7 @@
 #include "kiln/runtime/export.h"
 #include "kiln/train/run_files.h"
 #include "resume_program.h"
+#include "run_records.h"
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
@@ -236,6 +237,23 @@ void micro_program_seeds() {
     }
 }
 
+// ---- run files (tools/run_records.h): a flag byte (bit 0: evaluation.json), then the file ----
+void run_files_seeds() {
+    const kiln::tools::TrainingFacts f{.model = "tinyvgg", .parameters = 7740, .data = "idx:/usr/share/datasets/fashion-mnist",
+                                       .validation = "a seeded 10 % of the training data", .train_samples = 900,
+                                       .valid_samples = 100, .classes = 10, .device = "cpu", .ranks = 1, .epochs = 2,
+                                       .monitor = "valid_loss", .started = "2026-12-08 02:00:00 UTC",
+                                       .updated = "2026-12-08 02:01:00 UTC", .status = "completed", .message = ""};
+    seed("run-files", "training", "\x00" + kiln::tools::training_facts_json(f));
+    seed("run-files", "evaluation", std::string("\x01") + R"({"data": "idx:x,split=test", "weights": "run/best.safetensors", "device": "cpu",
+ "samples": 3, "accuracy": 0.6667, "loss": 0.71, "classes": ["a", "b"], "confusion": [[1, 1], [0, 1]],
+ "per_class": [{"class": "a", "precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
+               {"class": "b", "precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}],
+ "macro": {"precision": 0.75, "recall": 0.75, "f1": 0.6667}, "misclassified_total": 1,
+ "misclassified": [{"index": 1, "true": "a", "predicted": "b"}], "files": []}
+)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,6 +270,7 @@ int main(int argc, char** argv) {
         text_seeds();
         plugin_sample_seeds();
         micro_program_seeds();
+        run_files_seeds();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fuzz-make-seeds: %s\n", e.what());
         return 1;

@@ -1,11 +1,13 @@
-// kiln::image::Canvas: glyphs land on the pixels their bitmap says, blits scale by whole pixels,
-// everything clips to the canvas, and save_png writes what the canvas holds.
+// kiln::image::Canvas: text in Terminus Font with its descenders below the baseline, the large face
+// at density 2, blits scale by whole pixels, everything clips to the canvas, density d draws d × d
+// pixels a unit, and save_png writes what the canvas holds.
 #define BOOST_TEST_MODULE draw
 #include <boost/test/unit_test.hpp>
 
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "kiln/core/error.h"
@@ -41,56 +43,124 @@ bool throws_invalid_argument(const kiln::Error& e) { return e.code() == kiln::Er
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(text_width_counts_glyphs_and_gaps_between_them) {
+BOOST_AUTO_TEST_CASE(text_width_counts_characters_cells) {
     BOOST_TEST(text_width("") == 0);
-    BOOST_TEST(text_width("I") == 5);
-    BOOST_TEST(text_width("Bag") == 17);  // 5 + 1 + 5 + 1 + 5
-    BOOST_TEST(text_width("Bag", 3) == 51);
-    BOOST_TEST(text_height(2) == 14);
+    BOOST_TEST(text_width("I") == 8);
+    BOOST_TEST(text_width("Bag") == 24);
+    BOOST_TEST(text_width("Bag", 3) == 72);
+    BOOST_TEST(text_width("caf\xc3\xa9 \xc3\x97") == 48);  // "café ×": UTF-8, one cell a character
+    BOOST_TEST(text_height(2) == 32);
     BOOST_CHECK_EXCEPTION(text_width("x", 0), kiln::Error, throws_invalid_argument);
 }
 
-BOOST_AUTO_TEST_CASE(the_letter_I_is_a_bar_with_serifs) {
-    Canvas c(8, 9, black);
-    c.draw_text(1, 1, "I", white);
-    // .###.  at x = 1..5, y = 1..7: the top and bottom rows x = 2..4, the stem x = 3
-    // ..#..
-    Points expected;
-    for (int64_t x = 2; x <= 4; ++x) expected.insert({x, 1}), expected.insert({x, 7});
-    for (int64_t y = 2; y <= 6; ++y) expected.insert({3, y});
-    BOOST_TEST((drawn(c, black) == expected), str(drawn(c, black)));
-    BOOST_TEST(c.pixel(3, 4) == white);
+namespace {
+
+// The rows [first, last] in which `text`, drawn at (0, 0), lit a pixel.
+std::pair<int64_t, int64_t> rows_of(std::string_view text, int density = 1) {
+    Canvas c(text_width(text), text_height(), white, density);
+    c.draw_text(0, 0, text, black);
+    int64_t first = -1, last = -1;
+    for (int64_t y = 0; y < c.view().height; ++y)
+        for (int64_t x = 0; x < c.view().width; ++x)
+            if (c.pixels()[size_t((y * c.view().width + x) * 3)] == 0) {
+                if (first < 0) first = y;
+                last = y;
+            }
+    return {first, last};
 }
 
-BOOST_AUTO_TEST_CASE(a_scaled_dash_is_one_thick_row_in_the_middle) {
-    Canvas c(12, 16);
-    c.draw_text(1, 0, "-", {10, 20, 30}, 2);
-    Points expected;
-    for (int64_t x = 1; x < 11; ++x) expected.insert({x, 6}), expected.insert({x, 7});  // glyph row 3, twice as big
-    BOOST_TEST((drawn(c, white) == expected), str(drawn(c, white)));
-    BOOST_TEST(c.pixel(5, 6) == (Rgb{10, 20, 30}));
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(descenders_reach_below_the_baseline) {
+    for (int density : {1, 2}) {
+        const auto [a_top, a_bottom] = rows_of("a", density);
+        const auto [x_top, x_bottom] = rows_of("x", density);
+        BOOST_TEST(a_bottom == x_bottom, "density " << density);  // the baseline
+        for (const char* letter : {"g", "p", "y", "q", "j"}) {
+            const auto [top, bottom] = rows_of(letter, density);
+            BOOST_TEST(bottom >= a_bottom + 2 * density, letter << " at density " << density << ": " << bottom << " vs " << a_bottom);
+        }
+        BOOST_TEST(rows_of("B", density).second == a_bottom);  // capitals sit on the baseline too
+        BOOST_TEST(rows_of("B", density).first < a_top);       // and rise above the lower case
+        BOOST_TEST(rows_of("Bag", density).second == rows_of("g", density).second);
+    }
 }
 
-BOOST_AUTO_TEST_CASE(glyphs_advance_by_six_and_unknown_bytes_are_question_marks) {
-    Canvas a(40, 10), b(40, 10);
+BOOST_AUTO_TEST_CASE(density_two_draws_the_large_face_not_a_doubled_small_one) {
+    Canvas one(8, 16), two(8, 16, white, 2);
+    one.draw_text(0, 0, "g", black);
+    two.draw_text(0, 0, "g", black);
+    BOOST_TEST(two.view().width == 16);
+    BOOST_TEST(two.view().height == 32);
+    // Some 2×2 block of the large glyph is not one colour: detail a doubled 8×16 glyph cannot have.
+    bool finer = false;
+    auto dark = [&](int64_t x, int64_t y) { return two.pixels()[size_t((y * 16 + x) * 3)] == 0; };
+    for (int64_t y = 0; y < 32; y += 2)
+        for (int64_t x = 0; x < 16; x += 2)
+            finer |= dark(x, y) != dark(x + 1, y) || dark(x, y) != dark(x, y + 1) || dark(x, y) != dark(x + 1, y + 1);
+    BOOST_TEST(finer);
+    // At an odd number of pixels a unit the small face is enlarged by whole pixels.
+    Canvas three(8 * 3, 16 * 3);
+    three.draw_text(0, 0, "g", black, 3);
+    for (int64_t y = 0; y < 48; ++y)
+        for (int64_t x = 0; x < 24; ++x) BOOST_TEST(three.pixel(x, y) == one.pixel(x / 3, y / 3), "at (" << x << ", " << y << ")");
+}
+
+BOOST_AUTO_TEST_CASE(glyphs_advance_by_eight_and_unknown_bytes_are_question_marks) {
+    Canvas a(40, 16), b(40, 16);
     a.draw_text(0, 0, "a\x80\n", black);
     b.draw_text(0, 0, "a??", black);
     BOOST_TEST((a.pixels() == b.pixels()));
-    Canvas one(40, 10);
-    one.draw_text(6, 0, "?", black);
+    Canvas one(40, 16);
+    one.draw_text(8, 0, "?", black);
     Points second_glyph;
     for (auto [x, y] : drawn(b, white))
-        if (x >= 6 && x < 12) second_glyph.insert({x, y});
+        if (x >= 8 && x < 16) second_glyph.insert({x, y});
     BOOST_TEST((drawn(one, white) == second_glyph), str(drawn(one, white)));
+    Canvas e(16, 16), q(16, 16), question(16, 16);  // é is in the font; U+4E2D is not
+    e.draw_text(0, 0, "\xc3\xa9", black);
+    q.draw_text(0, 0, "\xe4\xb8\xad", black);
+    question.draw_text(0, 0, "?", black);
+    BOOST_TEST(!drawn(e, white).empty());
+    BOOST_TEST((q.pixels() == question.pixels()));
 }
 
 BOOST_AUTO_TEST_CASE(text_and_rectangles_are_clipped_at_the_edges) {
-    Canvas c(4, 4);
-    c.draw_text(-3, -2, "W", black);  // only the glyph's lower right part is inside
+    Canvas c(4, 4), whole(16, 16);
+    c.draw_text(-3, -2, "W", black);  // only part of the glyph is inside
+    whole.draw_text(0, 0, "W", black);
+    for (int64_t y = 0; y < 4; ++y)
+        for (int64_t x = 0; x < 4; ++x) BOOST_TEST(c.pixel(x, y) == whole.pixel(x + 3, y + 2));
     c.fill_rect(2, 2, 100, 100, {1, 2, 3});
     BOOST_TEST(c.pixel(3, 3) == (Rgb{1, 2, 3}));
-    BOOST_TEST(c.pixel(1, 0) == black);  // glyph row 2, column 4 of 'W' (0x11: both edges)
-    BOOST_TEST(c.pixel(0, 0) == white);  // glyph row 2, column 3
+}
+
+BOOST_AUTO_TEST_CASE(text_turned_up_reads_bottom_to_top) {
+    Canvas upright(24, 16), up(16, 24);
+    upright.draw_text(0, 0, "Bag", black);
+    up.draw_text_up(0, 0, "Bag", black);
+    for (int64_t y = 0; y < 16; ++y)
+        for (int64_t x = 0; x < 24; ++x) BOOST_TEST(up.pixel(y, 23 - x) == upright.pixel(x, y));
+}
+
+BOOST_AUTO_TEST_CASE(a_canvas_of_density_two_has_two_by_two_pixels_a_unit) {
+    Canvas c(10, 5, white, 2);
+    BOOST_TEST((c.width() == 10 && c.height() == 5 && c.density() == 2));
+    BOOST_TEST((c.view().width == 20 && c.view().height == 10));
+    c.fill_rect(1, 1, 2, 1, {9, 8, 7});
+    for (int64_t y = 0; y < 10; ++y)
+        for (int64_t x = 0; x < 20; ++x) {
+            const bool inside = x >= 2 && x < 6 && y >= 2 && y < 4;
+            BOOST_TEST(c.pixels()[size_t((y * 20 + x) * 3)] == (inside ? 9 : 255), "at (" << x << ", " << y << ")");
+        }
+    BOOST_TEST(c.pixel(2, 1) == (Rgb{9, 8, 7}));
+    Canvas d(10, 10, white, 2);
+    d.draw_line(0, 0, 9, 0, black);  // two pixels thick, the whole width
+    int64_t dark = 0;
+    for (size_t i = 0; i < d.pixels().size(); i += 3) dark += d.pixels()[i] == 0;
+    BOOST_TEST(dark == 2 * 20);
+    BOOST_CHECK_EXCEPTION(Canvas(4, 4, white, 0), kiln::Error, throws_invalid_argument);
+    BOOST_CHECK_EXCEPTION(Canvas(4, 4, white, 5), kiln::Error, throws_invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(blit_scales_each_pixel_to_a_square) {
@@ -134,13 +204,13 @@ BOOST_AUTO_TEST_CASE(lines_include_both_ends_in_every_direction) {
 
 BOOST_AUTO_TEST_CASE(save_png_round_trips_through_the_decoder) {
     TempDir dir;
-    Canvas c(7, 5, {0, 128, 255});
+    Canvas c(7, 5, {0, 128, 255}, 2);
     c.draw_text(1, -1, "k", {200, 10, 10});
     c.set_pixel(6, 4, {1, 2, 3});
     c.save_png(dir / "c.png");
     const Image back = decode_file(dir / "c.png");
-    BOOST_TEST(back.width == 7);
-    BOOST_TEST(back.height == 5);
+    BOOST_TEST(back.width == 14);  // the pixels, not the units
+    BOOST_TEST(back.height == 10);
     BOOST_TEST(back.channels == 3);
     BOOST_TEST((back.pixels == c.pixels()));
 }

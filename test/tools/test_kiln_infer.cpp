@@ -31,6 +31,7 @@
 #include "kiln/report/grid.h"
 #include "kiln/train/metrics.h"
 #include "photo_like.h"
+#include "report/html_page.h"
 #include "temp_dir.h"
 #include "tool_process.h"
 
@@ -40,6 +41,9 @@ using json = nlohmann::json;
 namespace {
 
 using kiln::testing::contains;
+using kiln::testing::embedded_pictures;
+using kiln::testing::EmbeddedPicture;
+using kiln::testing::section_of;
 using kiln::testing::run_tool;
 using kiln::testing::ToolRun;
 using kiln::testing::fmnist;
@@ -136,11 +140,19 @@ BOOST_AUTO_TEST_CASE(kiln_train_writes_curves_and_a_report) {
     if (!have_data()) return;
     const std::string& dir = kiln::testing::tiny_tinyvgg_run(1000);
     const kiln::image::Image curves = decode(dir + "/curves.png");
-    BOOST_TEST(curves.width == 640);  // report::CurvesOptions' default size
-    BOOST_TEST(curves.height == 400);
+    BOOST_TEST(curves.width == 1920);  // report::CurvesOptions' default size, 960 × 360, at density 2
+    BOOST_TEST(curves.height == 720);
     const std::string html = read_text(dir + "/report.html");
-    BOOST_TEST(count(html, "data:image/png;base64,") == 1u);
-    BOOST_TEST(contains(html, "<td>2</td>"));  // the history table's second epoch
+    const std::vector<EmbeddedPicture> pictures = embedded_pictures(html);
+    BOOST_REQUIRE_EQUAL(pictures.size(), 1u);
+    BOOST_TEST((pictures[0].width == 960 && pictures[0].height == 360));  // shown at half its pixels
+    BOOST_TEST(contains(section_of(html, "history"), "<td>2</td>"));  // the history table's second epoch
+    BOOST_TEST(contains(section_of(html, "run"), "<p>completed: 2 of 2 epochs</p>"), section_of(html, "run"));
+    BOOST_TEST(contains(section_of(html, "settings"), "<td>--optimizer</td><td>adam</td>"));
+    BOOST_TEST(!contains(html, "http-equiv=\"refresh\""));  // training has ended: no more reloading
+    const json facts = json::parse(read_text(dir + "/training.json"));
+    BOOST_TEST(facts["status"] == "completed");
+    BOOST_TEST(facts["model"] == "tinyvgg");
 }
 
 BOOST_AUTO_TEST_CASE(both_tools_work_on_an_image_folder_the_test_exports) {
@@ -224,23 +236,33 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
 
     // The pictures have the sizes the report module gives this matrix and these captions.
     const std::vector<std::string> names = j["classes"];
-    const kiln::image::Canvas heat = kiln::report::draw_confusion_matrix(cm, names).canvas;
+    const kiln::image::Canvas heat = kiln::report::draw_confusion_matrix(cm, names, 2).canvas;
     const kiln::image::Image confusion = decode(out / "confusion.png");
-    BOOST_TEST(confusion.width == heat.width());
-    BOOST_TEST(confusion.height == heat.height());
-    const kiln::image::Canvas grid = kiln::report::draw_image_grid(cells).canvas;
+    BOOST_TEST(confusion.width == heat.view().width);  // drawn at density 2: twice its units
+    BOOST_TEST(confusion.height == heat.view().height);
+    const kiln::image::Canvas grid = kiln::report::draw_image_grid(cells, {.density = 2}).canvas;
     const kiln::image::Image misclassified = decode(out / "misclassified.png");
-    BOOST_TEST(misclassified.width == grid.width());
-    BOOST_TEST(misclassified.height == grid.height());
+    BOOST_TEST(misclassified.width == grid.view().width);
+    BOOST_TEST(misclassified.height == grid.view().height);
 
     // report.html in --out: the evaluation, the run's curves, the matrix and the samples.
     const std::string html = read_text(out / "report.html");
     BOOST_TEST(count(html, "data:image/png;base64,") == 3u);
+    const std::string evaluation = section_of(html, "evaluation");
     char accuracy_fact[64];
     std::snprintf(accuracy_fact, sizeof accuracy_fact, "<dd>%.2f %%</dd>", 100 * j["accuracy"].get<double>());
-    BOOST_TEST(contains(html, accuracy_fact), accuracy_fact);
-    BOOST_TEST(contains(html, "confusion matrix"));
-    BOOST_TEST(contains(html, "misclassified samples"));
+    BOOST_TEST(contains(evaluation, accuracy_fact), accuracy_fact);
+    BOOST_TEST(contains(evaluation, "confusion matrix"));
+    BOOST_TEST(contains(evaluation, "misclassified samples"));
+    // The per-class table: a row per class with the numbers of --json, then the macro average.
+    char row[160];
+    const json& first = j["per_class"][0];
+    std::snprintf(row, sizeof row, "<tr><td>T-shirt/top</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%lld</td></tr>",
+                  first["precision"].get<double>(), first["recall"].get<double>(), first["f1"].get<double>(),
+                  static_cast<long long>(first["support"].get<int64_t>()));
+    BOOST_TEST(contains(evaluation, row), row);
+    BOOST_TEST(contains(evaluation, "<tr class=\"marked\"><td>macro avg</td>"));
+    BOOST_TEST(contains(html, "<td>--optimizer</td>"));  // the run's settings, from the run directory
 
     // The table says the same.
     const ToolRun table = infer({dir, "--data", test_data, "--limit", "300", "--out", out.path});
@@ -256,10 +278,68 @@ BOOST_AUTO_TEST_CASE(evaluation_numbers_agree_with_the_matrix_and_a_forward_pass
 
     // The evaluation stays in the report when --filters refreshes it.
     BOOST_TEST(json::parse(read_text(out / "evaluation.json"))["confusion"] == j["confusion"]);
+    const std::string evaluated = section_of(read_text(out / "report.html"), "evaluation");
     BOOST_REQUIRE_EQUAL(infer({dir, "--filters", "--out", out.path}).status, 0);
     const std::string refreshed = read_text(out / "report.html");
     BOOST_TEST(count(refreshed, "data:image/png;base64,") == 4u);
-    BOOST_TEST(contains(refreshed, "evaluated on"));
+    BOOST_TEST(section_of(refreshed, "evaluation") == evaluated);
+}
+
+BOOST_AUTO_TEST_CASE(the_run_page_keeps_what_every_tool_wrote) {
+    // kiln-train, then kiln-infer's evaluation and filters into the run directory itself: the page
+    // gains their sections and keeps kiln-train's word for word; every picture decodes, drawn at
+    // density 2 and shown at half its pixel size.
+    if (!have_data()) return;
+    TempDir dir;
+    const std::string run = dir / "run";
+    BOOST_REQUIRE_EQUAL(run_tool("kiln-train", {"--data", "idx:" + fmnist, "--limit", "400", "--model", "tinyvgg", "--epochs", "2",
+                                                "--threads", "2", "--schedule", "cosine", "--valid-split", "0.25", "--out", run})
+                            .status,
+                        0);
+    const std::string trained = read_text(run + "/report.html");
+    for (const char* id : {"run", "settings", "history"}) BOOST_TEST(!section_of(trained, id).empty(), id);
+    BOOST_TEST(section_of(trained, "evaluation").empty());
+    const std::string facts = section_of(trained, "run");
+    BOOST_TEST(contains(facts, "<dt>model</dt><dd>tinyvgg ("), facts);
+    BOOST_TEST(contains(facts, "<dt>started</dt><dd>20"), facts);
+    BOOST_TEST(contains(facts, "<dt>training time</dt>"), facts);
+    BOOST_TEST(contains(facts, "<dt>best epoch</dt><dd>"), facts);
+    BOOST_TEST(contains(facts, "<dt>device</dt><dd>cpu"), facts);
+    const std::string settings = section_of(trained, "settings");
+    BOOST_TEST(contains(settings, "<tr><td>--schedule</td><td>cosine</td></tr>"), settings);
+    BOOST_TEST(contains(settings, "<tr><td>--seed</td><td>42</td></tr>"), settings);
+    BOOST_TEST(contains(settings, "<tr><td>--batch</td><td>32</td></tr>"), settings);
+    BOOST_TEST(contains(section_of(trained, "history"), "<tr class=\"marked\">"));  // the best epoch's row
+
+    BOOST_REQUIRE_EQUAL(infer({run, "--data", test_data, "--limit", "200"}).status, 0);
+    BOOST_REQUIRE_EQUAL(infer({run, "--filters"}).status, 0);
+    const std::string page = read_text(run + "/report.html");
+    for (const char* id : {"run", "settings", "history"}) BOOST_TEST(section_of(page, id) == section_of(trained, id), id);
+    const std::string evaluation = section_of(page, "evaluation");
+    BOOST_TEST(contains(evaluation, "<th>class</th><th>precision</th><th>recall</th><th>f1</th><th>support</th>"));
+    BOOST_TEST(count(evaluation, "<tr><td>") + count(evaluation, "<tr class=\"marked\"><td>") == 11u);  // 10 classes, the average
+    BOOST_TEST(contains(evaluation, "<dd>" + test_data + " (200 samples)</dd>"), evaluation);
+    BOOST_TEST(!section_of(page, "filters").empty());
+    BOOST_TEST(page.find("id=\"history\"") < page.find("id=\"evaluation\""));
+
+    // Every picture: curves, confusion matrix, misclassified samples, filters — PNGs whose pixels
+    // are twice the size the page shows them at.
+    const std::vector<EmbeddedPicture> pictures = embedded_pictures(page);
+    BOOST_REQUIRE_EQUAL(pictures.size(), 4u);
+    for (const EmbeddedPicture& p : pictures) {
+        const kiln::image::Image img = kiln::image::decode(p.png, "embedded picture");
+        BOOST_TEST((img.width == 2 * p.width && img.height == 2 * p.height), img.width << "×" << img.height << " shown as "
+                                                                                       << p.width << "×" << p.height);
+    }
+    BOOST_TEST(pictures[0].png == kiln::image::read_file(run + "/curves.png"));
+    BOOST_TEST(pictures[3].png == kiln::image::read_file(run + "/filters.png"));
+    BOOST_TEST(pictures[3].width >= 8 * 60);  // eight filters a row, each about 64 units wide
+
+    // A malformed training.json stops the page, naming the file and the field.
+    std::ofstream(run + "/training.json") << json{{"model", "tinyvgg"}, {"parameters", "many"}}.dump();
+    const ToolRun bad = infer({run, "--filters"});
+    BOOST_TEST(bad.status == 1);
+    BOOST_TEST(bad.err == "kiln-infer: error: " + run + "/training.json: parameters: expected a whole number from 0 to 268435456\n");
 }
 
 BOOST_AUTO_TEST_CASE(logits_csv_holds_every_sample_in_dataset_order) {
@@ -377,11 +457,11 @@ BOOST_AUTO_TEST_CASE(filters_of_the_first_convolution) {
     BOOST_TEST(shape[1] == 1);  // grey input
     kiln::Shape s;
     for (int64_t d : shape) s.push_back(d);
-    const kiln::image::Canvas expected = kiln::report::draw_filters(std::vector<float>(size_t(s.numel())), s).canvas;
+    const kiln::image::Canvas expected = kiln::report::draw_filters(std::vector<float>(size_t(s.numel())), s, {.density = 2}).canvas;
     const kiln::image::Image filters = decode(out / "filters.png");
-    BOOST_TEST(filters.width == expected.width());
-    BOOST_TEST(filters.height == expected.height());
-    BOOST_TEST(contains(read_text(out / "report.html"), "filters of the first convolution"));
+    BOOST_TEST(filters.width == expected.view().width);
+    BOOST_TEST(filters.height == expected.view().height);
+    BOOST_TEST(contains(section_of(read_text(out / "report.html"), "filters"), "filters of the first convolution"));
 }
 
 BOOST_AUTO_TEST_CASE(a_run_without_validation_or_convolution) {
@@ -391,7 +471,7 @@ BOOST_AUTO_TEST_CASE(a_run_without_validation_or_convolution) {
                                            "1", "--threads", "2", "--valid-split", "0", "--out", dir / "linear"})
                             .status,
                         0);
-    BOOST_TEST(decode(dir / "linear/curves.png").width == 640);  // the training curves alone
+    BOOST_TEST(decode(dir / "linear/curves.png").width == 1920);  // the training curves alone
     BOOST_TEST(count(read_text(dir / "linear/report.html"), "data:image/png;base64,") == 1u);
     const ToolRun r = infer({dir / "linear/best.safetensors", "--filters"});
     BOOST_TEST(r.status == 1);

@@ -4,111 +4,42 @@
 #include <cstdlib>
 
 #include "kiln/core/error.h"
+#include "kiln/image/font.h"
 
 namespace kiln::image {
 namespace {
 
-// One glyph per character 32..126, seven rows from the top; in each row bit 4 is the leftmost
-// pixel and bit 0 the rightmost ('I' is 0x0E 0x04 0x04 0x04 0x04 0x04 0x0E: .###. then ..#..).
-const uint8_t font[95][glyph_height] = {
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},  // ' '
-    {0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x04},  // !
-    {0x0A, 0x0A, 0x00, 0x00, 0x00, 0x00, 0x00},  // "
-    {0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A},  // #
-    {0x04, 0x0F, 0x14, 0x0E, 0x05, 0x1E, 0x04},  // $
-    {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03},  // %
-    {0x0C, 0x12, 0x14, 0x08, 0x15, 0x12, 0x0D},  // &
-    {0x04, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00},  // '
-    {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02},  // (
-    {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08},  // )
-    {0x00, 0x04, 0x15, 0x0E, 0x15, 0x04, 0x00},  // *
-    {0x00, 0x04, 0x04, 0x1F, 0x04, 0x04, 0x00},  // +
-    {0x00, 0x00, 0x00, 0x00, 0x0C, 0x04, 0x08},  // ,
-    {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00},  // -
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C},  // .
-    {0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00},  // /
-    {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E},  // 0
-    {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E},  // 1
-    {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F},  // 2
-    {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E},  // 3
-    {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02},  // 4
-    {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E},  // 5
-    {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E},  // 6
-    {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08},  // 7
-    {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E},  // 8
-    {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C},  // 9
-    {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00},  // :
-    {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x04, 0x08},  // ;
-    {0x02, 0x04, 0x08, 0x10, 0x08, 0x04, 0x02},  // <
-    {0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00},  // =
-    {0x08, 0x04, 0x02, 0x01, 0x02, 0x04, 0x08},  // >
-    {0x0E, 0x11, 0x01, 0x02, 0x04, 0x00, 0x04},  // ?
-    {0x0E, 0x11, 0x01, 0x0D, 0x15, 0x15, 0x0E},  // @
-    {0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11},  // A
-    {0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E},  // B
-    {0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E},  // C
-    {0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C},  // D
-    {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F},  // E
-    {0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10},  // F
-    {0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F},  // G
-    {0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11},  // H
-    {0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E},  // I
-    {0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C},  // J
-    {0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11},  // K
-    {0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F},  // L
-    {0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11},  // M
-    {0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11},  // N
-    {0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E},  // O
-    {0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10},  // P
-    {0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D},  // Q
-    {0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11},  // R
-    {0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E},  // S
-    {0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},  // T
-    {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E},  // U
-    {0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04},  // V
-    {0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A},  // W
-    {0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11},  // X
-    {0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04},  // Y
-    {0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F},  // Z
-    {0x0E, 0x08, 0x08, 0x08, 0x08, 0x08, 0x0E},  // [
-    {0x00, 0x10, 0x08, 0x04, 0x02, 0x01, 0x00},  // backslash
-    {0x0E, 0x02, 0x02, 0x02, 0x02, 0x02, 0x0E},  // ]
-    {0x04, 0x0A, 0x11, 0x00, 0x00, 0x00, 0x00},  // ^
-    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F},  // _
-    {0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00},  // `
-    {0x00, 0x00, 0x0E, 0x01, 0x0F, 0x11, 0x0F},  // a
-    {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E},  // b
-    {0x00, 0x00, 0x0E, 0x10, 0x10, 0x11, 0x0E},  // c
-    {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F},  // d
-    {0x00, 0x00, 0x0E, 0x11, 0x1F, 0x10, 0x0E},  // e
-    {0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08},  // f
-    {0x00, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E},  // g
-    {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11},  // h
-    {0x04, 0x00, 0x0C, 0x04, 0x04, 0x04, 0x0E},  // i
-    {0x02, 0x00, 0x06, 0x02, 0x02, 0x12, 0x0C},  // j
-    {0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12},  // k
-    {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E},  // l
-    {0x00, 0x00, 0x1A, 0x15, 0x15, 0x11, 0x11},  // m
-    {0x00, 0x00, 0x16, 0x19, 0x11, 0x11, 0x11},  // n
-    {0x00, 0x00, 0x0E, 0x11, 0x11, 0x11, 0x0E},  // o
-    {0x00, 0x00, 0x1E, 0x11, 0x1E, 0x10, 0x10},  // p
-    {0x00, 0x00, 0x0D, 0x13, 0x0F, 0x01, 0x01},  // q
-    {0x00, 0x00, 0x16, 0x19, 0x10, 0x10, 0x10},  // r
-    {0x00, 0x00, 0x0E, 0x10, 0x0E, 0x01, 0x1E},  // s
-    {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06},  // t
-    {0x00, 0x00, 0x11, 0x11, 0x11, 0x13, 0x0D},  // u
-    {0x00, 0x00, 0x11, 0x11, 0x11, 0x0A, 0x04},  // v
-    {0x00, 0x00, 0x11, 0x11, 0x15, 0x15, 0x0A},  // w
-    {0x00, 0x00, 0x11, 0x0A, 0x04, 0x0A, 0x11},  // x
-    {0x00, 0x00, 0x11, 0x11, 0x0F, 0x01, 0x0E},  // y
-    {0x00, 0x00, 0x1F, 0x02, 0x04, 0x08, 0x1F},  // z
-    {0x02, 0x04, 0x04, 0x08, 0x04, 0x04, 0x02},  // {
-    {0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},  // |
-    {0x08, 0x04, 0x04, 0x02, 0x04, 0x04, 0x08},  // }
-    {0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00},  // ~
-};
+// The next character of UTF-8 text at `at`, which moves past it; a byte that does not start a
+// well-formed sequence (overlong, a surrogate, beyond U+10FFFF, cut short) is one '?'.
+char32_t next_char(std::string_view s, size_t& at) {
+    const auto byte = [&](size_t k) { return uint8_t(s[k]); };
+    const uint8_t b = byte(at);
+    const int n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || at + size_t(n) > s.size()) return ++at, U'?';
+    char32_t c = n == 1 ? b : b & (0x7F >> n);
+    for (int k = 1; k < n; ++k) {
+        if ((byte(at + size_t(k)) & 0xC0) != 0x80) return ++at, U'?';
+        c = c << 6 | (byte(at + size_t(k)) & 0x3F);
+    }
+    constexpr char32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return ++at, U'?';
+    at += size_t(n);
+    return c;
+}
 
-const uint8_t* glyph(unsigned char c) { return font[(c >= 32 && c <= 126 ? c : '?') - 32]; }
+// The glyph that draws c: its own, or the question mark's.
+int glyph_index(char32_t c) {
+    const char32_t* end = font::code_points + font::glyph_count;
+    const char32_t* found = std::lower_bound(font::code_points, end, c);
+    if (found == end || *found != c) found = std::lower_bound(font::code_points, end, U'?');
+    return int(found - font::code_points);
+}
+
+int64_t characters(std::string_view text) {
+    int64_t n = 0;
+    for (size_t at = 0; at < text.size(); ++n) next_char(text, at);
+    return n;
+}
 
 void check_scale(int scale) {
     if (scale < 1) fail(Errc::invalid_argument, "drawing scale " + std::to_string(scale) + " is not ≥ 1");
@@ -118,15 +49,20 @@ void check_scale(int scale) {
 
 int64_t text_width(std::string_view text, int scale) {
     check_scale(scale);
-    return text.empty() ? 0 : (int64_t(text.size()) * glyph_advance - (glyph_advance - glyph_width)) * scale;
+    return characters(text) * glyph_width * scale;
 }
 
-Canvas::Canvas(int64_t width, int64_t height, Rgb background) : width_(width), height_(height) {
-    if (width < 1 || height < 1 || uint64_t(width) * uint64_t(height) > default_max_pixels)
+Canvas::Canvas(int64_t width, int64_t height, Rgb background, int density)
+    : width_(width), height_(height), density_(density) {
+    const uint64_t limit = default_max_pixels;
+    if (density < 1 || density > 4)
+        fail(Errc::invalid_argument, "a canvas of density " + std::to_string(density) + ": 1 to 4 pixels a unit");
+    if (width < 1 || height < 1 || uint64_t(width) > limit || uint64_t(height) > limit ||
+        uint64_t(width) * uint64_t(height) * uint64_t(density * density) > limit)
         fail(Errc::invalid_argument, "a canvas of " + std::to_string(width) + " × " + std::to_string(height) +
-                                         " pixels: each side must be ≥ 1 and the area at most " +
-                                         std::to_string(default_max_pixels) + " pixels");
-    pixels_.resize(size_t(width * height) * 3);
+                                         " units at density " + std::to_string(density) +
+                                         ": each side must be ≥ 1 and the area at most " + std::to_string(limit) + " pixels");
+    pixels_.resize(size_t(width * height * density * density) * 3);
     fill_rect(0, 0, width, height, background);
 }
 
@@ -134,33 +70,43 @@ Rgb Canvas::pixel(int64_t x, int64_t y) const {
     if (x < 0 || y < 0 || x >= width_ || y >= height_)
         fail(Errc::invalid_argument, "pixel (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the " +
                                          std::to_string(width_) + " × " + std::to_string(height_) + " canvas");
-    const uint8_t* p = &pixels_[size_t(y * width_ + x) * 3];
+    const uint8_t* p = &pixels_[size_t((y * width_ * density_ + x) * density_) * 3];
     return {p[0], p[1], p[2]};
 }
 
-void Canvas::set_pixel(int64_t x, int64_t y, Rgb color) {
-    if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
-    uint8_t* p = &pixels_[size_t(y * width_ + x) * 3];
-    p[0] = color.r, p[1] = color.g, p[2] = color.b;
+void Canvas::fill_pixels(int64_t px, int64_t py, int64_t w, int64_t h, Rgb color) {
+    const int64_t row = width_ * density_;
+    const int64_t x0 = std::max<int64_t>(px, 0), x1 = std::min(px + w, row);
+    const int64_t y0 = std::max<int64_t>(py, 0), y1 = std::min(py + h, height_ * density_);
+    for (int64_t y = y0; y < y1; ++y)
+        for (int64_t x = x0; x < x1; ++x) {
+            uint8_t* p = &pixels_[size_t(y * row + x) * 3];
+            p[0] = color.r, p[1] = color.g, p[2] = color.b;
+        }
 }
+
+void Canvas::set_pixel(int64_t x, int64_t y, Rgb color) { fill_rect(x, y, 1, 1, color); }
 
 void Canvas::fill_rect(int64_t x, int64_t y, int64_t w, int64_t h, Rgb color) {
+    // Clipped in units first, so that far-away coordinates cannot overflow when multiplied.
     const int64_t x0 = std::max<int64_t>(x, 0), x1 = std::min(x + w, width_);
     const int64_t y0 = std::max<int64_t>(y, 0), y1 = std::min(y + h, height_);
-    for (int64_t yy = y0; yy < y1; ++yy)
-        for (int64_t xx = x0; xx < x1; ++xx) set_pixel(xx, yy, color);
+    if (x0 < x1 && y0 < y1) fill_pixels(x0 * density_, y0 * density_, (x1 - x0) * density_, (y1 - y0) * density_, color);
 }
 
-// Bresenham's algorithm, for every octant.
+// Bresenham's algorithm over pixels, for every octant, a density × density square at each step:
+// at density 2 a slanted line is as smooth as the pixels allow, not a doubled staircase.
 void Canvas::draw_line(int64_t x0, int64_t y0, int64_t x1, int64_t y1, Rgb color) {
-    const int64_t dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);
-    const int64_t sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    int64_t px = x0 * density_, py = y0 * density_;
+    const int64_t qx = x1 * density_, qy = y1 * density_;
+    const int64_t dx = std::abs(qx - px), dy = -std::abs(qy - py);
+    const int64_t sx = px < qx ? 1 : -1, sy = py < qy ? 1 : -1;
     for (int64_t err = dx + dy;;) {
-        set_pixel(x0, y0, color);
-        if (x0 == x1 && y0 == y1) return;
+        fill_pixels(px, py, density_, density_, color);
+        if (px == qx && py == qy) return;
         const int64_t e2 = 2 * err;
-        if (e2 >= dy) err += dy, x0 += sx;
-        if (e2 <= dx) err += dx, y0 += sy;
+        if (e2 >= dy) err += dy, px += sx;
+        if (e2 <= dx) err += dx, py += sy;
     }
 }
 
@@ -179,15 +125,34 @@ void Canvas::blit(ImageView image, int64_t x, int64_t y, int scale) {
         }
 }
 
-void Canvas::draw_text(int64_t x, int64_t y, std::string_view text, Rgb color, int scale) {
+// Calls plot(dx, dy, k) for every lit font pixel of the text: a k × k square of canvas pixels at
+// (dx, dy) from the text's top-left corner. Text drawn at an even number of pixels per unit takes
+// the large face (16×32), otherwise the small one (8×16), each enlarged by whole pixels.
+template <class Plot>
+void Canvas::draw_glyphs(std::string_view text, int scale, Plot plot) const {
     check_scale(scale);
-    for (unsigned char c : text) {
-        const uint8_t* rows = glyph(c);
-        for (int row = 0; row < glyph_height; ++row)
-            for (int col = 0; col < glyph_width; ++col)
-                if (rows[row] & (0x10 >> col)) fill_rect(x + col * scale, y + row * scale, scale, scale, color);
-        x += int64_t(glyph_advance) * scale;
+    const int m = density_ * scale;
+    const font::Face& face = m % 2 == 0 ? font::large : font::small;
+    const int k = m % 2 == 0 ? m / 2 : m, row_bytes = (face.width + 7) / 8;
+    int64_t left = 0;
+    for (size_t at = 0; at < text.size(); left += int64_t(face.width) * k) {
+        const char32_t c = next_char(text, at);
+        const uint8_t* g = face.glyph(glyph_index(c < 0x20 || c == 0x7F ? U'?' : c));
+        for (int row = 0; row < face.height; ++row)
+            for (int col = 0; col < face.width; ++col)
+                if (g[row * row_bytes + col / 8] & (0x80 >> (col % 8))) plot(left + col * k, int64_t(row) * k, k);
     }
+}
+
+void Canvas::draw_text(int64_t x, int64_t y, std::string_view text, Rgb color, int scale) {
+    const int64_t ox = x * density_, oy = y * density_;
+    draw_glyphs(text, scale, [&](int64_t dx, int64_t dy, int k) { fill_pixels(ox + dx, oy + dy, k, k, color); });
+}
+
+void Canvas::draw_text_up(int64_t x, int64_t y, std::string_view text, Rgb color, int scale) {
+    // Text pixel (tx, ty) of the upright text, w pixels wide, lands at (ox + ty, oy + w − 1 − tx).
+    const int64_t ox = x * density_, oy = y * density_, w = text_width(text, scale) * density_;
+    draw_glyphs(text, scale, [&](int64_t dx, int64_t dy, int k) { fill_pixels(ox + dy, oy + w - dx - k, k, k, color); });
 }
 
 }  // namespace kiln::image

@@ -199,7 +199,10 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
     f.commit();
 }
 
-SafetensorsFile load_safetensors(const std::string& path) {
+namespace {
+
+// The file's header checked whole; the tensors' data read too when `with_data`.
+SafetensorsFile load(const std::string& path, bool with_data) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.fd < 0) fail_io(path, "cannot open");
     struct stat st;
@@ -263,6 +266,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
                                   b.tensor->name + "' " + offsets_str(b.begin, b.end) + " overlap");
     }
 
+    if (!with_data) return file;
     for (const Entry& e : entries) {
         e.tensor->data.resize(e.end - e.begin);
         read_all(fd.fd, e.tensor->data.data(), e.tensor->data.size(), data_start + e.begin, path);
@@ -270,5 +274,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
     for (const Entry& e : entries) file.tensors.push_back(std::move(*e.tensor));  // in file order
     return file;
 }
+
+}  // namespace
+
+SafetensorsFile load_safetensors(const std::string& path) { return load(path, true); }
+
+Metadata load_safetensors_metadata(const std::string& path) { return load(path, false).metadata; }
 
 }  // namespace kiln::io

@@ -45,6 +45,8 @@ void save_safetensors(const std::string& path, const std::vector<NamedTensor>& t
                       const Metadata& metadata = {});
 
 SafetensorsFile load_safetensors(const std::string& path);
+// The header's metadata alone, after the same checks of the whole header; no tensor data is read.
+Metadata load_safetensors_metadata(const std::string& path);
 
 // "F32", "I32", "I64", "U8".
 const char* safetensors_dtype_name(DType dtype);

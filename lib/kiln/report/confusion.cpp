@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "kiln/core/error.h"
-#include "kiln/report/text.h"
 
 namespace kiln::report {
 
@@ -25,7 +24,7 @@ image::Rgb text_color_on(image::Rgb bg) {
     return 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b < 128 ? image::white : image::black;
 }
 
-HeatMap draw_confusion_matrix(const train::ConfusionMatrix& m, std::span<const std::string> names) {
+HeatMap draw_confusion_matrix(const train::ConfusionMatrix& m, std::span<const std::string> names, int density) {
     const int32_t n = m.num_classes();
     if (names.size() != size_t(n))
         fail(Errc::invalid_argument, "draw_confusion_matrix: " + std::to_string(names.size()) + " class names for " +
@@ -33,7 +32,7 @@ HeatMap draw_confusion_matrix(const train::ConfusionMatrix& m, std::span<const s
     const int64_t max_count = *std::max_element(m.counts().begin(), m.counts().end());
     int64_t name_len = 0;
     for (const std::string& s : names) name_len = std::max(name_len, image::text_width(s));
-    const int64_t cell = std::max<int64_t>(28, image::text_width(std::to_string(max_count)) + 8);
+    const int64_t cell = std::max<int64_t>(36, image::text_width(std::to_string(max_count)) + 12);
 
     constexpr int64_t margin = 8, gap = 6;
     const int64_t text_h = image::text_height();
@@ -42,17 +41,17 @@ HeatMap draw_confusion_matrix(const train::ConfusionMatrix& m, std::span<const s
     const int64_t names_left = margin + text_h + gap, left = names_left + name_len + 4;
     const int64_t grid = int64_t(n) * cell;
     const int64_t width = std::max(left + grid + margin, 2 * margin + image::text_width(title));
-    HeatMap map{image::Canvas(width, top + grid + margin), left, top, cell};
+    HeatMap map{image::Canvas(width, top + grid + margin, image::white, density), left, top, cell};
     image::Canvas& c = map.canvas;
 
     c.draw_text(margin, margin, title, image::black);
     c.draw_text(left + (grid - image::text_width("predicted")) / 2, predicted_y, "predicted", image::black);
-    detail::draw_text_up(c, margin, top + (grid - image::text_width("true")) / 2, "true", image::black);
+    c.draw_text_up(margin, top + (grid - image::text_width("true")) / 2, "true", image::black);
     for (int32_t k = 0; k < n; ++k) {
         const std::string& name = names[size_t(k)];
         const int64_t along = int64_t(k) * cell + (cell - text_h) / 2;
         c.draw_text(left - 4 - image::text_width(name), top + along, name, image::black);  // row: true class
-        detail::draw_text_up(c, left + along, top - 4 - image::text_width(name), name, image::black);  // column
+        c.draw_text_up(left + along, top - 4 - image::text_width(name), name, image::black);  // column
     }
     for (int32_t t = 0; t < n; ++t)
         for (int32_t p = 0; p < n; ++p) {

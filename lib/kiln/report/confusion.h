@@ -19,14 +19,14 @@ image::Rgb heat_color(int64_t count, int64_t max_count);
 // Black or white, whichever reads better on `background` (ITU-R 601 luma below 128: white).
 image::Rgb text_color_on(image::Rgb background);
 
-// Where the cells are: cell (true t, predicted p) covers [left + p·cell, left + (p+1)·cell) ×
+// Where the cells are, in units: cell (true t, predicted p) covers [left + p·cell, left + (p+1)·cell) ×
 // [top + t·cell, top + (t+1)·cell).
 struct HeatMap {
     image::Canvas canvas;
     int64_t left = 0, top = 0, cell = 0;
 };
 
-// Error(invalid_argument) unless there is one name per class.
-HeatMap draw_confusion_matrix(const train::ConfusionMatrix& matrix, std::span<const std::string> class_names);
+// At `density` pixels a unit (image::Canvas). Error(invalid_argument) unless there is one name per class.
+HeatMap draw_confusion_matrix(const train::ConfusionMatrix& matrix, std::span<const std::string> class_names, int density = 1);
 
 }  // namespace kiln::report

@@ -27,6 +27,8 @@ int64_t cols_or_square_root(int64_t cols, int64_t n) {
 }
 
 constexpr int64_t line_gap = 2;  // between caption lines, and between a picture and its caption
+constexpr int64_t number_gap = 4;  // between a filter and its number
+constexpr image::Rgb frame_grey{160, 160, 160};
 
 }  // namespace
 
@@ -86,7 +88,8 @@ ImageGrid draw_image_grid(std::span<const GridCell> cells, const GridOptions& op
     const int64_t caption_h = max_lines * image::text_height() + (max_lines - 1) * line_gap;
     const int64_t cell_h = max_h * scale + line_gap + caption_h;
     const int64_t rows = (n + cols - 1) / cols, used_cols = std::min(cols, n);
-    ImageGrid grid{image::Canvas(used_cols * (cell_w + pad) + pad, rows * (cell_h + pad) + pad), {}, scale, rows, used_cols};
+    ImageGrid grid{image::Canvas(used_cols * (cell_w + pad) + pad, rows * (cell_h + pad) + pad, image::white, options.density),
+                   {}, scale, rows, used_cols};
     for (int64_t k = 0; k < n; ++k) {
         const GridCell& c = cells[size_t(k)];
         const int64_t x = pad + k % cols * (cell_w + pad), y = pad + k / cols * (cell_h + pad);
@@ -129,10 +132,14 @@ ImageGrid draw_filters(std::span<const float> weight, const Shape& shape, const 
             }
         }
 
-    const int scale = options.scale > 0 ? options.scale : int(std::max<int64_t>(1, 32 / std::max(kh, kw)));
+    const int scale = options.scale > 0 ? options.scale : int(std::max<int64_t>(1, 64 / std::max(kh, kw)));
     const int64_t pad = options.padding, cols = std::min(options.cols, filters), rows = (filters + cols - 1) / cols;
     const int64_t tile_w = kw * scale, tile_h = kh * scale;
-    ImageGrid grid{image::Canvas(cols * (tile_w + pad) + pad, rows * (tile_h + pad) + pad, image::black), {}, scale, rows, cols};
+    // Each column as wide as a tile or its number; each row a tile, a gap and the number.
+    const int64_t cell_w = std::max(tile_w, image::text_width(std::to_string(filters - 1)));
+    const int64_t cell_h = tile_h + number_gap + image::text_height();
+    ImageGrid grid{image::Canvas(cols * (cell_w + pad) + pad, rows * (cell_h + pad) + pad, image::white, options.density), {},
+                   scale, rows, cols};
     const size_t per_filter = size_t(channels * plane);
     auto range = [&](size_t from, size_t count) { return std::minmax_element(shown.begin() + from, shown.begin() + from + count); };
     auto [grid_lo, grid_hi] = range(0, shown.size());
@@ -150,8 +157,13 @@ ImageGrid draw_filters(std::span<const float> weight, const Shape& shape, const 
                 const float x = std::clamp((shown[from + size_t(c * plane + i)] - lo) / span, 0.0f, 1.0f);
                 tile.pixels[size_t(i * channels + c)] = uint8_t(std::lround(x * 255.0f));
             }
-        const Placement at{pad + f % cols * (tile_w + pad), pad + f / cols * (tile_h + pad), tile_w, tile_h};
+        const int64_t x = pad + f % cols * (cell_w + pad), y = pad + f / cols * (cell_h + pad);
+        const Placement at{x + (cell_w - tile_w) / 2, y, tile_w, tile_h};
+        // The frame first, one unit outside the tile, so that light filters keep their edges on white.
+        grid.canvas.fill_rect(at.x - 1, at.y - 1, tile_w + 2, tile_h + 2, frame_grey);
         grid.canvas.blit(image::view(tile), at.x, at.y, scale);
+        const std::string number = std::to_string(f);
+        grid.canvas.draw_text(x + (cell_w - image::text_width(number)) / 2, y + tile_h + number_gap, number, image::black);
         grid.placements.push_back(at);
     }
     return grid;

@@ -38,10 +38,11 @@ struct GridCell {
 
 struct GridOptions {
     int64_t cols = 0;  // pictures per row; 0: the square root of their number, rounded up
-    int scale = 0;     // each pixel drawn scale × scale; 0: pictures about 96 pixels high
+    int scale = 0;     // each pixel drawn scale × scale units; 0: pictures about 96 units high
+    int density = 1;   // pixels a unit (image::Canvas)
 };
 
-// Where one picture landed on the canvas, in canvas pixels (its size after scaling).
+// Where one picture landed on the canvas, in units (its size after scaling).
 struct Placement {
     int64_t x = 0, y = 0, width = 0, height = 0;
 };
@@ -49,12 +50,12 @@ struct Placement {
 struct ImageGrid {
     image::Canvas canvas;
     std::vector<Placement> placements;  // one per picture or filter, in order
-    int scale = 1;
+    int scale = 1;  // units a picture's pixel or a weight takes
     int64_t rows = 0, cols = 0;
 };
 
 // Cells as wide as the widest picture or caption line, as high as the tallest picture plus a
-// 2-pixel gap and the most caption lines (2 pixels apart), 6 pixels apart and from the edges, on
+// 2-unit gap and the most caption lines (2 units apart), 6 units apart and from the edges, on
 // white. Pictures are centred in their cell. Error(invalid_argument) for no cells or bad options.
 ImageGrid draw_image_grid(std::span<const GridCell> cells, const GridOptions& options = {});
 
@@ -66,14 +67,17 @@ enum class FilterNormalize {
 struct FilterGridOptions {
     FilterNormalize normalize = FilterNormalize::per_grid;
     int64_t cols = 8;      // filters per row (make_grid's nrow)
-    int scale = 0;         // each weight drawn scale × scale; 0: filters about 32 pixels wide
-    int64_t padding = 2;   // black pixels between filters and around the grid (make_grid's padding)
+    int scale = 0;         // each weight drawn scale × scale units; 0: filters about 64 units wide
+    int64_t padding = 8;   // units between filters and around the grid
+    int density = 1;       // pixels a unit (image::Canvas)
 };
 
-// A convolution weight [O, C, kh, kw] (weight.size() = O·C·kh·kw) as O tiles on black, as
+// A convolution weight [O, C, kh, kw] (weight.size() = O·C·kh·kw) as O tiles, as
 // make_grid(weight, normalize=True) draws it: C = 3 as RGB, C = 1 as grey, any other C as grey
 // from the mean over the input channels. Values are min-max scaled to 0..255 as the option says;
-// a constant range becomes 0 (black), as make_grid's max(max − min, 1e-5) divisor gives.
+// a constant range becomes 0 (black), as make_grid's max(max − min, 1e-5) divisor gives. Unlike
+// make_grid's, the grid is white: each tile framed by a grey line one unit outside it, its output
+// channel's number under it, and the places of a last row without filters left white.
 // Error(invalid_argument) or Error(shape_mismatch) for a bad shape or size.
 ImageGrid draw_filters(std::span<const float> weight, const Shape& shape, const FilterGridOptions& options = {});
 

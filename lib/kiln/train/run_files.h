@@ -23,14 +23,17 @@ public:
 
     // kiln-train's: the model description with input shape, class names and eval transforms; the
     // best epoch's weights (PyTorch state_dict names); weights, optimizer state and the metadata
-    // "kiln.train_state" (TrainState) and "kiln.config" to resume from; the history; its curves and
-    // the HTML report (which kiln-infer rewrites with its own).
+    // "kiln.train_state" (TrainState) and "kiln.config" (the options) to resume from; the history;
+    // its curves; what the run's page tells beyond those (training.json: the model's size, the data,
+    // the device, dates and how training ended; tools/run_records.h); and the page, report.html,
+    // rendered from all of the run's files by whichever tool wrote last (tools/run_report.h).
     std::string model_json() const { return file("model.json"); }
     std::string best_safetensors() const { return file("best.safetensors"); }
     std::string last_safetensors() const { return file("last.safetensors"); }
     std::string history_csv() const { return file("history.csv"); }
     std::string history_json() const { return file("history.json"); }
     std::string curves_png() const { return file("curves.png"); }
+    std::string training_json() const { return file("training.json"); }
     std::string report_html() const { return file("report.html"); }
     // kiln-infer's: an evaluation's document and pictures, the first convolution's filters, and
     // the last --predict's images as the model got them, each beside its top-k.
