@@ -362,8 +362,9 @@ int predict(Model& m, const std::vector<std::string>& images, size_t k, Format f
     std::vector<std::string> written;
     if (!cells.empty()) {
         fs::create_directories(out.path());
-        kiln::report::save_png(out.predictions_png(), kiln::report::draw_image_grid(cells, {.scale = 4, .density = kiln::tools::picture_density}).canvas);
-        refresh_report(m, out);
+        kiln::report::save_png(out.predictions_png(),
+                               kiln::report::draw_image_grid(cells, {.scale = 4, .density = kiln::tools::picture_density}).canvas);
+        kiln::tools::write_run_report(m.run, out);
         written = {out.predictions_png(), out.report_html()};
     }
     if (format == Format::json)
