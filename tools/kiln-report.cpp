@@ -1,5 +1,5 @@
 // kiln-report: pages of kiln-train runs.
-//   kiln-report compare runs/a runs/b runs/c --out compare.html   several runs side by side
+//   kiln-report compare runs/a runs/b runs/c --out runs/abc.html   several runs side by side
 //   kiln-report page runs/a                                        rewrite runs/a/report.html
 // compare writes one self-contained page, TensorBoard's scalars view in the manner of the run pages:
 // the runs' facts and settings side by side (the rows where they differ marked), and one picture
@@ -9,6 +9,7 @@
 // 2 usage mistake.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -114,7 +115,7 @@ int compare_command(int argc, char** argv) {
                 "side by side (rows that differ between the runs marked) and their loss, accuracy and learning-rate\n"
                 "curves overlaid in one picture, one colour per run.");
     cmd.positionals("run", "kiln-train run directories")
-        .option("out", "FILE", "the page to write", "compare.html");
+        .option("out", "FILE", "the page to write", "runs/compare.html");
     const kiln::tools::Args a = cmd.parse(argc, argv, 2);
     if (a.help) {
         std::fputs(cmd.help().c_str(), stdout);
@@ -140,6 +141,8 @@ int compare_command(int argc, char** argv) {
                           kiln::tools::picture_density, kiln::image::encode_png(picture.view())}}},
         {"settings", "Settings", {report::Note{"kiln-train's options as each run recorded them in last.safetensors."}, settings_table(runs)}},
     };
+    if (const std::filesystem::path parent = std::filesystem::path(a.text("out")).parent_path(); !parent.empty())
+        std::filesystem::create_directories(parent);
     report::write_html_report(a.text("out"), page);
     std::printf("wrote %s: %zu runs\n", a.text("out").c_str(), runs.size());
     return 0;
