@@ -128,13 +128,6 @@ void broadcast_text(kiln::Communicator& comm, std::string& text) {
     comm.broadcast(text.data(), size_t(n), 0);
 }
 
-// The launcher's count of ranks on this host (1 without one): they share its cores.
-int ranks_on_host() {
-    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
-        if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
-    return 1;
-}
-
 bool yes(const Args& a, const std::string& name) { return a.choice(name, {"yes", "no"}) == "yes"; }
 
 std::string quoted(const std::string& s) {
@@ -444,7 +437,7 @@ int train_command(int argc, char** argv) {
     copt.outputs = {logits};
     copt.backend_options.threads = int(a.integer("threads", 0, 1024));
     if (copt.backend_options.threads == 0 && ranks > 1)
-        copt.backend_options.threads = std::max(1, int(std::thread::hardware_concurrency()) / ranks_on_host());
+        copt.backend_options.threads = std::max(1, int(std::thread::hardware_concurrency()) / kiln::local_size());
     copt.fuse_gradients = ranks > 1;
     if (on_gpus) copt.backend_options.device = kiln::local_rank();
     copt.seed = seed;
@@ -649,7 +642,7 @@ int train_command(int argc, char** argv) {
 int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     // Errors name the rank they happened on when it is not rank 0 of a data-parallel run.
-    const char* rank = kiln::launched_by_mpi() ? std::getenv("OMPI_COMM_WORLD_RANK") : nullptr;
-    const std::string name = rank && std::string(rank) != "0" ? "kiln-train (rank " + std::string(rank) + ")" : "kiln-train";
+    const int rank = kiln::launcher_rank();
+    const std::string name = rank != 0 ? "kiln-train (rank " + std::to_string(rank) + ")" : "kiln-train";
     return kiln::tools::run_tool(name.c_str(), [&] { return train_command(argc, argv); });
 }

@@ -4,7 +4,9 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 
 #include "kiln/core/error.h"
 #include "kiln/core/module.h"
@@ -79,11 +81,18 @@ void Communicator::allreduce_average_device(float*, size_t) {
     fail(Errc::unsupported, "communicator " + description() + ": reduces host memory only (device memory needs 'nccl')");
 }
 
-int local_rank() {
-    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"})
+namespace {
+// The first of `vars` that is set, as a number; `otherwise` when none is.
+int from_launcher(std::initializer_list<const char*> vars, int otherwise) {
+    for (const char* var : vars)
         if (const char* v = std::getenv(var); v && *v) return std::atoi(v);
-    return 0;
+    return otherwise;
 }
+}  // namespace
+
+int launcher_rank() { return from_launcher({"OMPI_COMM_WORLD_RANK", "PMI_RANK"}, 0); }
+int local_rank() { return from_launcher({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"}, 0); }
+int local_size() { return std::max(1, from_launcher({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}, 1)); }
 
 bool launched_by_mpi() {
     for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})

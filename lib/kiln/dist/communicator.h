@@ -53,8 +53,14 @@ std::unique_ptr<Communicator> make_communicator(const std::string& name, const C
 // Whether this process looks started by an MPI launcher (its environment says so).
 bool launched_by_mpi();
 
-// This process's rank among those of its host, as the launcher tells it (OMPI_COMM_WORLD_LOCAL_RANK,
-// MPI_LOCALRANKID), 0 without one: which GPU a rank drives (rank k of a host: GPU k mod count).
+// What the launcher tells this process in its environment, before any communicator exists (0, or
+// for local_size 1, without a launcher):
+// its rank in the job (OMPI_COMM_WORLD_RANK, PMI_RANK) — for messages;
+int launcher_rank();
+// its rank among those of its host (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID) — which GPU a rank
+// drives (rank k of a host: GPU k mod count);
 int local_rank();
+// the number of ranks on its host (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS) — they share its cores.
+int local_size();
 
 }  // namespace kiln
